@@ -1,0 +1,11 @@
+"""A publish-subscribe message broker modelled on asimpy, behind one seeded function.
+
+    from pubsub import Scenario, simulate
+    result = simulate(Scenario(publish_rate=0.8, group_size=2, dispatch="shared"))
+    result.summary["latency_p99"]
+"""
+
+from .scenario import Scenario
+from .simulation import Result, simulate
+
+__all__ = ["Result", "Scenario", "simulate"]

@@ -1,0 +1,104 @@
+"""How a consumer group shares its subscription's stream among its consumers."""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from asimpy import Environment
+
+from .mailbox import Mailbox
+
+if TYPE_CHECKING:
+    from .consumer import Consumer
+
+POLICIES = ("round-robin", "shared", "least-loaded", "key-hash")
+
+
+class Dispatch:
+    """Chooses the mailbox for each copy. `peek` is `route` without side effects."""
+
+    def __init__(self, mailboxes: Sequence[Mailbox]):
+        self.mailboxes = list(mailboxes)
+
+    def route(self, key: int) -> Mailbox:
+        raise NotImplementedError
+
+    def peek(self, key: int) -> Mailbox:
+        return self.route(key)
+
+
+class Shared(Dispatch):
+    """One queue for the group; whichever consumer is idle takes the next copy."""
+
+    def route(self, key: int) -> Mailbox:
+        return self.mailboxes[0]
+
+
+class RoundRobin(Dispatch):
+    """Copy k goes to consumer k mod group size, into its own queue."""
+
+    def __init__(self, mailboxes: Sequence[Mailbox]):
+        super().__init__(mailboxes)
+        self._next = 0
+
+    def route(self, key: int) -> Mailbox:
+        mailbox = self.mailboxes[self._next]
+        self._next = (self._next + 1) % len(self.mailboxes)
+        return mailbox
+
+    def peek(self, key: int) -> Mailbox:
+        return self.mailboxes[self._next]
+
+
+class LeastLoaded(Dispatch):
+    """To the consumer with the fewest copies waiting plus in service; lowest index on ties."""
+
+    def __init__(self, mailboxes: Sequence[Mailbox], consumers: Sequence[Consumer]):
+        super().__init__(mailboxes)
+        self._pairs = list(zip(self.mailboxes, consumers))
+
+    def route(self, key: int) -> Mailbox:
+        best, best_load = None, None
+        for mailbox, consumer in self._pairs:
+            load = len(mailbox.items) + consumer.busy
+            if best_load is None or load < best_load:
+                best, best_load = mailbox, load
+        return best
+
+
+class KeyHash(Dispatch):
+    """The key's hash picks the consumer, as a Kafka partition does, so order per key is kept."""
+
+    def __init__(self, mailboxes: Sequence[Mailbox], keys: int):
+        super().__init__(mailboxes)
+        self._by_key = [self.mailboxes[partition(key, len(self.mailboxes))] for key in range(keys)]
+
+    def route(self, key: int) -> Mailbox:
+        return self._by_key[key]
+
+
+def partition(key: int, partitions: int) -> int:
+    """A stable hash of the key onto [0, partitions)."""
+    return zlib.crc32(str(key).encode()) % partitions
+
+
+def make_dispatch(
+    policy: str,
+    env: Environment,
+    consumers: Sequence[Consumer],
+    capacity: int | None,
+    keys: int,
+) -> Dispatch:
+    """Mailboxes for a group under `policy`, and the dispatch that fills them."""
+    if policy == "shared":
+        return Shared([Mailbox(env, capacity)])
+    mailboxes = [Mailbox(env, capacity, consumer=i) for i in range(len(consumers))]
+    if policy == "round-robin":
+        return RoundRobin(mailboxes)
+    if policy == "least-loaded":
+        return LeastLoaded(mailboxes, consumers)
+    if policy == "key-hash":
+        return KeyHash(mailboxes, keys)
+    raise ValueError(f"dispatch: unknown policy {policy!r}; choose from {', '.join(POLICIES)}")

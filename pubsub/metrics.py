@@ -1,0 +1,119 @@
+"""Reduce what a run logged to MODEL.md's metrics, once, with numpy."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from .consumer import Consumer
+from .mailbox import Mailbox
+from .recorder import Recorder
+from .subscription import Subscription
+
+QUANTILES = {"latency_p50": 0.5, "latency_p95": 0.95, "latency_p99": 0.99, "latency_p999": 0.999}
+
+
+def summarize(
+    recorder: Recorder,
+    subscriptions: Sequence[Subscription],
+    consumers: Sequence[Consumer],
+    warmup: float,
+    duration: float,
+    outage: tuple[Subscription, float, float] | None = None,
+) -> dict[str, float]:
+    """Every metric of MODEL.md but the wall-clock ones, for a run that ended at `duration`."""
+    mailboxes = [m for s in subscriptions for m in s.mailboxes]
+    metrics: dict[str, float] = dict(recorder.counts())
+    metrics["backlog_final"] = sum(len(m) for m in mailboxes)
+    metrics["in_flight_final"] = sum(len(s.in_flight) for s in subscriptions)
+    metrics.update(_latency(recorder, warmup))
+    metrics.update(_backlog(mailboxes, warmup, duration))
+    window = duration - warmup
+    finished = np.frombuffer(recorder.finished_at)
+    metrics["throughput"] = float(np.count_nonzero(finished >= warmup)) / window
+    metrics["utilization"] = _utilization(consumers, warmup, duration)
+    metrics["drain_time"] = _drain_time(*outage, duration) if outage else math.nan
+    return metrics
+
+
+def _latency(recorder: Recorder, warmup: float) -> dict[str, float]:
+    published = np.frombuffer(recorder.published_at)
+    keep = published >= warmup
+    latency = np.frombuffer(recorder.finished_at)[keep] - published[keep]
+    wait = np.frombuffer(recorder.started_at)[keep] - published[keep]
+    if latency.size == 0:
+        nan = math.nan
+        return {"latency_mean": nan, **dict.fromkeys(QUANTILES, nan), "latency_max": nan, "wait_mean": nan}
+    quantiles = np.quantile(latency, list(QUANTILES.values()))
+    return {
+        "latency_mean": float(latency.mean()),
+        **{name: float(q) for name, q in zip(QUANTILES, quantiles)},
+        "latency_max": float(latency.max()),
+        "wait_mean": float(wait.mean()),
+    }
+
+
+def _times(mailboxes: Sequence[Mailbox]) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted times at which copies entered and left these mailboxes."""
+    entered = np.sort(np.concatenate([np.frombuffer(m.entered) for m in mailboxes] or [np.empty(0)]))
+    left = np.sort(np.concatenate([np.frombuffer(m.left) for m in mailboxes] or [np.empty(0)]))
+    return entered, left
+
+
+def _depth(entered: np.ndarray, left: np.ndarray, at: np.ndarray) -> np.ndarray:
+    """Copies waiting just after each time in `at` (after everything that happened then)."""
+    return np.searchsorted(entered, at, side="right") - np.searchsorted(left, at, side="right")
+
+
+def _backlog(mailboxes: Sequence[Mailbox], warmup: float, duration: float) -> dict[str, float]:
+    entered, left = _times(mailboxes)
+    # The depth is a step function; its integral over [warmup, duration] is, per
+    # copy, the time it spent waiting within that window.
+    area = np.sum(duration - np.maximum(entered, warmup)) - np.sum(duration - np.maximum(left, warmup))
+    peaks = np.concatenate(([warmup], entered[entered > warmup]))
+    return {
+        "backlog_mean": float(area) / (duration - warmup),
+        "backlog_max": int(_depth(entered, left, peaks).max()),
+    }
+
+
+def _utilization(consumers: Sequence[Consumer], warmup: float, duration: float) -> float:
+    busy = sum(c.busy_time for c in consumers)
+    # Attempts still running when the run stopped count up to its end.
+    busy += sum(duration - max(c.busy_since, warmup) for c in consumers if c.busy)
+    return busy / (len(consumers) * (duration - warmup))
+
+
+def _drain_time(subscription: Subscription, start: float, length: float, duration: float) -> float:
+    """Seconds after the outage until the backlog is back to its level when the outage began."""
+    end = start + length
+    if end > duration:
+        return math.nan
+    entered, left = _times(subscription.mailboxes)
+    before = _depth(entered, left, np.array([start]))[0]
+    candidates = np.concatenate(([end], left[(left > end) & (left <= duration)]))
+    drained = np.flatnonzero(_depth(entered, left, candidates) <= before)
+    return float(candidates[drained[0]] - end) if drained.size else math.nan
+
+
+def backlog_series(subscriptions: Sequence[Subscription], interval: float, duration: float) -> pd.DataFrame:
+    """Copies waiting in each mailbox, sampled every `interval` seconds from 0 to `duration`."""
+    times = interval * np.arange(int(math.floor(duration / interval + 1e-9)) + 1)
+    frames = []
+    for subscription in subscriptions:
+        for mailbox in subscription.mailboxes:
+            entered, left = _times([mailbox])
+            frames.append(
+                pd.DataFrame(
+                    {
+                        "time": times,
+                        "subscription": subscription.name,
+                        "consumer": mailbox.consumer,
+                        "depth": _depth(entered, left, times),
+                    }
+                )
+            )
+    return pd.concat(frames, ignore_index=True)

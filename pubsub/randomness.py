@@ -1,0 +1,105 @@
+"""Independent, reproducible random streams: one per source of randomness.
+
+Every stream is spawned from the run's seed and a fixed key naming its source
+(kind, topic, publisher or subscription, consumer), so adding consumers or
+changing dispatch never changes another source's draws: replications with the
+same seed are common random numbers across scenarios.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Callable, Iterator
+
+import numpy as np
+
+ARRIVALS, SERVICE, FAILURES, KEYS = range(4)
+
+BATCH = 2048
+
+
+def rng_for(seed: int, kind: int, *index: int) -> np.random.Generator:
+    """The generator for one source, identified by `kind` and its indices."""
+    return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(kind, *index)))
+
+
+def batched(draw: Callable[[int], np.ndarray]) -> Iterator:
+    """Values of `draw(n)` one at a time, drawn from numpy in batches."""
+    while True:
+        yield from draw(BATCH).tolist()
+
+
+def interarrival_times(
+    arrivals: str,
+    rate: float,
+    rng: np.random.Generator,
+    phase: float = 1.0,
+    burst_factor: float = 4.0,
+    burst_length: float = 10.0,
+) -> Iterator[float]:
+    """Gaps between one publisher's messages, in seconds, with mean 1/rate.
+
+    `phase` (in (0, 1]) shifts the first of `fixed` arrivals so that several
+    fixed-rate publishers interleave instead of publishing in lockstep.
+    """
+    if arrivals == "poisson":
+        return batched(lambda n: rng.exponential(1.0 / rate, n))
+    if arrivals == "fixed":
+        return itertools.chain([phase / rate], itertools.repeat(1.0 / rate))
+    if arrivals == "bursty":
+        return _bursty(rate, burst_factor, burst_length, rng)
+    raise ValueError(f"arrivals: unknown process {arrivals!r}")
+
+
+def _bursty(rate: float, factor: float, on_mean: float, rng: np.random.Generator) -> Iterator[float]:
+    """On/off Markov-modulated Poisson gaps.
+
+    On periods (mean `on_mean` s) publish at `rate * factor`; off periods (mean
+    `on_mean * (factor - 1)` s) publish nothing, so the long-run mean is `rate`.
+    """
+    gap_rng, on_rng, off_rng, start_rng = rng.spawn(4)
+    gaps = batched(lambda n: gap_rng.exponential(1.0 / (rate * factor), n))
+    ons = batched(lambda n: on_rng.exponential(on_mean, n))
+    offs = batched(lambda n: off_rng.exponential(on_mean * (factor - 1.0), n))
+    # Start in the stationary state: on with probability 1/factor.
+    pending = 0.0 if start_rng.random() < 1.0 / factor else next(offs)
+    on_left = next(ons)
+    while True:
+        gap = next(gaps)
+        while gap > on_left:
+            # The on period ends first; by memorylessness, draw afresh after the off period.
+            pending += on_left + next(offs)
+            on_left = next(ons)
+            gap = next(gaps)
+        on_left -= gap
+        yield pending + gap
+        pending = 0.0
+
+
+def service_times(service: str, mean: float, cv: float, rng: np.random.Generator) -> Iterator[float]:
+    """Processing times in seconds with the given mean (and, for lognormal, coefficient of variation)."""
+    if service == "exponential":
+        return batched(lambda n: rng.exponential(mean, n))
+    if service == "fixed":
+        return itertools.repeat(mean)
+    if service == "lognormal":
+        sigma2 = math.log1p(cv * cv)
+        mu = math.log(mean) - sigma2 / 2.0
+        sigma = math.sqrt(sigma2)
+        return batched(lambda n: rng.lognormal(mu, sigma, n))
+    raise ValueError(f"service: unknown distribution {service!r}")
+
+
+def failures(probability: float, rng: np.random.Generator) -> Iterator[bool]:
+    """Whether each processing attempt fails."""
+    return batched(lambda n: rng.random(n) < probability)
+
+
+def keys(count: int, skew: float, rng: np.random.Generator) -> Iterator[int]:
+    """Message keys in [0, count): uniform, or Zipf-skewed with exponent `skew` > 0."""
+    if skew == 0:
+        return batched(lambda n: rng.integers(0, count, n))
+    weights = np.arange(1, count + 1, dtype=float) ** -skew
+    weights /= weights.sum()
+    return batched(lambda n: rng.choice(count, size=n, p=weights))

@@ -1,0 +1,80 @@
+"""The scenario: every knob of a run, validated strictly at construction."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+Arrivals = Literal["poisson", "fixed", "bursty"]
+Service = Literal["exponential", "fixed", "lognormal"]
+DispatchPolicy = Literal["round-robin", "shared", "least-loaded", "key-hash"]
+Overflow = Literal["drop", "block"]
+
+
+class Scenario(BaseModel):
+    """A run of the publish-subscribe model. Times are seconds, rates messages per second.
+
+    Unknown fields, wrong types, out-of-range values and NaN or infinite numbers
+    raise a `ValueError` (pydantic's `ValidationError`) naming the field.
+    """
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, allow_inf_nan=False)
+
+    # Topology
+    topics: int = Field(1, ge=1, description="number of topics")
+    publishers: int = Field(1, ge=1, description="publishers per topic")
+    publish_rate: float = Field(0.5, gt=0, description="messages/s per publisher")
+    arrivals: Arrivals = "poisson"
+    burst_factor: float = Field(4.0, ge=1, description="bursty: peak rate / mean rate")
+    burst_length: float = Field(10.0, gt=0, description="bursty: mean length of an on period, s")
+    subscribers: int = Field(1, ge=1, description="subscriptions (consumer groups) per topic")
+    group_size: int = Field(1, ge=1, description="consumers per subscription")
+    dispatch: DispatchPolicy = "round-robin"
+    keys: int = Field(100, ge=1, description="key-hash: distinct keys")
+    key_skew: float = Field(0.0, ge=0, description="key-hash: Zipf exponent, 0 = uniform keys")
+
+    # Processing
+    service: Service = "exponential"
+    service_time: float = Field(1.0, gt=0, description="mean processing time, s")
+    service_cv: float = Field(1.0, gt=0, description="lognormal: coefficient of variation")
+
+    # Bounded queues
+    queue_capacity: int | None = Field(None, ge=1, description="copies per queue; None = unbounded")
+    overflow: Overflow = "drop"
+
+    # At-least-once delivery
+    ack: bool = False
+    ack_timeout: float = Field(30.0, gt=0, description="visibility timeout from take, s")
+    failure_prob: float = Field(0.0, ge=0, lt=1, description="probability an attempt fails")
+    max_deliveries: int | None = Field(None, ge=1, description="deliveries before dead-lettering")
+    idempotent: bool = False
+
+    # Outage of the first subscription's consumers
+    outage_start: float = Field(0.0, ge=0, description="s")
+    outage_duration: float = Field(0.0, ge=0, description="s; 0 = no outage")
+
+    # The run
+    duration: float = Field(1000.0, gt=0, description="simulated seconds")
+    warmup: float = Field(100.0, ge=0, description="seconds excluded from statistics")
+    seed: int = Field(0, ge=0)
+    sample_interval: float | None = Field(None, gt=0, description="backlog sampling, s; None = duration/200")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Scenario:
+        if self.warmup >= self.duration:
+            raise ValueError(f"warmup ({self.warmup}) must be less than duration ({self.duration})")
+        if self.failure_prob > 0 and not self.ack:
+            raise ValueError(
+                f"failure_prob ({self.failure_prob}) needs ack=True: without acknowledgments "
+                "a failed copy would vanish uncounted"
+            )
+        if self.outage_duration > 0 and self.outage_start >= self.duration:
+            raise ValueError(
+                f"outage_start ({self.outage_start}) must be less than duration ({self.duration})"
+            )
+        return self
+
+    @property
+    def backlog_interval(self) -> float:
+        return self.sample_interval if self.sample_interval is not None else self.duration / 200

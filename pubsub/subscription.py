@@ -1,0 +1,115 @@
+"""A topic's subscription: a consumer group that shares its own copy of the stream."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from asimpy import Environment
+
+from .acks import Acknowledgments
+from .dispatch import make_dispatch
+from .mailbox import Mailbox
+from .message import Copy, Message
+from .recorder import Recorder
+
+if TYPE_CHECKING:
+    from .consumer import Consumer
+    from .trace import Trace
+
+
+class Subscription:
+    """Admits copies of a topic's messages, dispatches them to its group, and settles them.
+
+    Every admitted copy is, at any moment, in exactly one place: waiting in a
+    mailbox, in flight (taken and not settled, or awaiting redelivery), or
+    settled as processed or dead-lettered.
+    """
+
+    def __init__(
+        self,
+        env: Environment,
+        name: str,
+        topic: str,
+        consumers: Sequence[Consumer],
+        recorder: Recorder,
+        dispatch: str = "shared",
+        capacity: int | None = None,
+        overflow: str = "drop",
+        acks: Acknowledgments | None = None,
+        keys: int = 1,
+        trace: Trace | None = None,
+    ):
+        if overflow not in ("drop", "block"):
+            raise ValueError(f"overflow: unknown policy {overflow!r}; choose drop or block")
+        self.name = name
+        self.topic = topic
+        self.consumers = list(consumers)
+        self.recorder = recorder
+        self.dispatch = make_dispatch(dispatch, env, self.consumers, capacity, keys)
+        self.blocks = capacity is not None and overflow == "block"
+        self.acks = acks
+        self.trace = trace
+        self.in_flight: set[Copy] = set()
+        mailboxes = self.dispatch.mailboxes
+        for i, consumer in enumerate(self.consumers):
+            consumer.listen(mailboxes[0 if len(mailboxes) == 1 else i], self)
+
+    @property
+    def mailboxes(self) -> list[Mailbox]:
+        return self.dispatch.mailboxes
+
+    def full_mailbox(self, key: int) -> Mailbox | None:
+        """The mailbox that would make a publisher wait for this key, if any."""
+        if self.blocks:
+            mailbox = self.dispatch.peek(key)
+            if mailbox.is_full():
+                return mailbox
+        return None
+
+    def offer(self, message: Message, now: float) -> None:
+        """Admit a new copy of `message`, or drop it if its mailbox is full."""
+        mailbox = self.dispatch.route(message.key)
+        if mailbox.capacity is not None and mailbox.is_full():
+            self.recorder.dropped += 1
+            return
+        mailbox.put(Copy(message), now)
+
+    def taken(self, copy: Copy, now: float) -> None:
+        """A consumer has taken `copy` at `now`: one delivery."""
+        recorder = self.recorder
+        recorder.delivered += 1
+        copy.deliveries += 1
+        copy.running += 1
+        if copy.deliveries > 1:
+            recorder.redelivered += 1
+        self.in_flight.add(copy)
+        if self.acks is not None:
+            self.acks.taken(self, copy, now)
+
+    def finished(self, copy: Copy, started: float, now: float, ok: bool) -> None:
+        """An attempt on `copy` that began at `started` ended at `now`, successfully or not."""
+        if self.acks is None:
+            copy.running -= 1
+            self.processed(copy, started, now)
+        else:
+            self.acks.finished(self, copy, started, now, ok)
+
+    def processed(self, copy: Copy, started: float, now: float) -> None:
+        copy.settled = "processed"
+        self.in_flight.discard(copy)
+        self.recorder.first_success(copy.message.published_at, started, now)
+
+    def redeliver(self, copy: Copy, now: float) -> None:
+        """Put an unacknowledged copy back; it was admitted once, so capacity does not apply."""
+        self.in_flight.discard(copy)
+        self.dispatch.route(copy.message.key).put(copy, now)
+        if self.trace is not None:
+            self.trace.requeued(now, self, copy)
+
+    def dead_letter(self, copy: Copy, now: float) -> None:
+        copy.settled = "dead"
+        self.in_flight.discard(copy)
+        self.recorder.dead_lettered += 1
+        if self.trace is not None:
+            self.trace.dead_lettered(now, self, copy)

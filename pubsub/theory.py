@@ -1,0 +1,55 @@
+"""Closed-form mean latencies (publish to completion, s) that the simulator must match.
+
+λ is the arrival rate a subscription sees, μ = 1/service_time each consumer's
+service rate, c the group size. All require λ < cμ.
+"""
+
+from __future__ import annotations
+
+import math
+
+from scipy.optimize import brentq
+
+
+def _stable(lam: float, mu: float, c: int = 1) -> None:
+    if not 0 < lam < c * mu:
+        raise ValueError(f"unstable or empty queue: λ={lam}, c·μ={c * mu}")
+
+
+def mm1_latency(lam: float, mu: float) -> float:
+    """M/M/1: 1/(μ − λ)."""
+    _stable(lam, mu)
+    return 1.0 / (mu - lam)
+
+
+def erlang_c(c: int, offered: float) -> float:
+    """Probability that an arrival waits in M/M/c with offered load λ/μ."""
+    rho = offered / c
+    head = sum(offered**k / math.factorial(k) for k in range(c))
+    tail = offered**c / (math.factorial(c) * (1.0 - rho))
+    return tail / (head + tail)
+
+
+def mmc_latency(lam: float, mu: float, c: int) -> float:
+    """M/M/c (a `shared` group): C(c, λ/μ)/(cμ − λ) + 1/μ."""
+    _stable(lam, mu, c)
+    return erlang_c(c, lam / mu) / (c * mu - lam) + 1.0 / mu
+
+
+def md1_latency(lam: float, mu: float) -> float:
+    """M/D/1 by Pollaczek–Khinchine: 1/μ + ρ/(2μ(1 − ρ))."""
+    _stable(lam, mu)
+    rho = lam / mu
+    return 1.0 / mu + rho / (2.0 * mu * (1.0 - rho))
+
+
+def ecm1_latency(lam: float, mu: float, c: int) -> float:
+    """E_c/M/1: one consumer of a `round-robin` group of c fed by Poisson(λ).
+
+    Every c-th arrival reaches the consumer, so its gaps are Erlang(c, λ). For
+    GI/M/1 the sojourn is 1/(μ(1 − σ)), σ the root in (0, 1) of σ = A*(μ(1 − σ)),
+    with A*(s) = (λ/(λ + s))^c the gaps' Laplace transform.
+    """
+    _stable(lam, mu, c)
+    sigma = brentq(lambda x: (lam / (lam + mu * (1.0 - x))) ** c - x, 0.0, 1.0 - 1e-12)
+    return 1.0 / (mu * (1.0 - sigma))

@@ -1,0 +1,65 @@
+"""Small hand-built topologies and recording traces for tests."""
+
+from __future__ import annotations
+
+import itertools
+
+from asimpy import Environment
+
+from pubsub.acks import Acknowledgments
+from pubsub.broker import Broker
+from pubsub.consumer import Consumer
+from pubsub.publisher import Publisher
+from pubsub.recorder import Recorder
+from pubsub.subscription import Subscription
+from pubsub.trace import Trace
+
+
+class Recording(Trace):
+    """Keeps every event as a tuple."""
+
+    def __init__(self):
+        self.events: list[tuple] = []
+
+    def published(self, now, publisher, message):
+        self.events.append(("published", now, publisher, message.id))
+
+    def taken(self, now, consumer, subscription, copy):
+        self.events.append(("taken", now, consumer.name, copy.message.id))
+
+    def finished(self, now, consumer, subscription, copy, ok):
+        self.events.append(("finished", now, consumer.name, copy.message.id, ok))
+
+    def requeued(self, now, subscription, copy):
+        self.events.append(("requeued", now, subscription.name, copy.message.id))
+
+    def dead_lettered(self, now, subscription, copy):
+        self.events.append(("dead_lettered", now, subscription.name, copy.message.id))
+
+    def of(self, kind: str) -> list[tuple]:
+        return [e for e in self.events if e[0] == kind]
+
+
+def one_message_topology(
+    *, service: float, timeout: float, group: int = 1, fails: bool = True,
+    max_deliveries: int | None = None, publish_at: float = 2.0,
+):
+    """One message published at `publish_at` to a shared group with acknowledgments."""
+    env = Environment()
+    trace = Recording()
+    recorder = Recorder()
+    broker = Broker(recorder)
+    consumers = [
+        Consumer(env, f"c{i}", itertools.repeat(service), itertools.repeat(fails), trace=trace)
+        for i in range(group)
+    ]
+    acks = Acknowledgments(env, timeout, max_deliveries)
+    subscription = Subscription(env, "s", "t", consumers, recorder, dispatch="shared", acks=acks, trace=trace)
+    broker.subscribe(subscription)
+    Publisher(env, "p", broker, "t", iter([publish_at, 1e12]), trace=trace)
+    return env, trace, recorder, subscription
+
+
+def nan_safe(summary: dict, drop=("wall_seconds", "sim_rate")) -> dict:
+    """The summary without wall-clock metrics, NaN replaced so that == compares it exactly."""
+    return {k: ("NaN" if isinstance(v, float) and v != v else v) for k, v in summary.items() if k not in drop}

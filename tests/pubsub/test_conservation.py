@@ -1,0 +1,66 @@
+"""Every copy is accounted for, exactly, at the end of every run (property-based)."""
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from pubsub import Scenario, simulate
+
+
+@st.composite
+def scenarios(draw) -> Scenario:
+    duration = draw(st.floats(20.0, 300.0))
+    ack = draw(st.booleans())
+    capacity = draw(st.none() | st.integers(1, 6))
+    outage = draw(st.booleans())
+    return Scenario(
+        topics=draw(st.integers(1, 3)),
+        publishers=draw(st.integers(1, 3)),
+        publish_rate=draw(st.floats(0.05, 3.0)),
+        arrivals=draw(st.sampled_from(["poisson", "fixed", "bursty"])),
+        burst_factor=draw(st.floats(1.0, 8.0)),
+        subscribers=draw(st.integers(1, 3)),
+        group_size=draw(st.integers(1, 4)),
+        dispatch=draw(st.sampled_from(["round-robin", "shared", "least-loaded", "key-hash"])),
+        keys=draw(st.integers(1, 20)),
+        key_skew=draw(st.sampled_from([0.0, 0.8, 2.0])),
+        service=draw(st.sampled_from(["exponential", "fixed", "lognormal"])),
+        service_time=draw(st.floats(0.05, 3.0)),
+        service_cv=draw(st.floats(0.2, 3.0)),
+        queue_capacity=capacity,
+        overflow=draw(st.sampled_from(["drop", "block"])),
+        ack=ack,
+        ack_timeout=draw(st.floats(0.1, 10.0)),
+        failure_prob=draw(st.floats(0.0, 0.9)) if ack else 0.0,
+        max_deliveries=draw(st.none() | st.integers(1, 4)),
+        idempotent=draw(st.booleans()),
+        outage_start=draw(st.floats(0.0, duration * 0.9)),
+        outage_duration=draw(st.floats(1.0, duration)) if outage else 0.0,
+        duration=duration,
+        warmup=draw(st.floats(0.0, duration * 0.5)),
+        seed=draw(st.integers(0, 2**32)),
+    )
+
+
+@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(scenarios())
+def test_conservation_and_counter_invariants(scenario):
+    s = simulate(scenario).summary
+    copies = s["published"] * s["subscribers"]  # published counts every topic's messages
+    accounted = s["processed"] + s["backlog_final"] + s["in_flight_final"] + s["dropped"] + s["dead_lettered"]
+    assert copies == accounted, s
+
+    assert s["redelivered"] <= s["delivered"]
+    first_deliveries = s["delivered"] - s["redelivered"]
+    assert s["processed"] <= first_deliveries <= copies - s["dropped"]
+    if not scenario.ack:
+        assert s["redelivered"] == s["duplicates"] == s["suppressed"] == s["dead_lettered"] == 0
+    if scenario.idempotent:
+        assert s["duplicates"] == 0
+    else:
+        assert s["suppressed"] == 0
+    if scenario.queue_capacity is None or scenario.overflow == "block":
+        assert s["dropped"] == 0
+    if scenario.max_deliveries is None:
+        assert s["dead_lettered"] == 0
+    assert 0.0 <= s["utilization"] <= 1.0 + 1e-9
+    assert -1e-9 <= s["backlog_mean"] <= s["backlog_max"] * (1 + 1e-9)

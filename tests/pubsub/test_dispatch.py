@@ -1,0 +1,93 @@
+"""Consumer-group dispatch policies."""
+
+from collections import defaultdict
+
+import pytest
+from asimpy import Environment
+
+from pubsub import Scenario, simulate
+from pubsub.dispatch import LeastLoaded, partition
+from pubsub.mailbox import Mailbox
+from tests.pubsub.helpers import Recording
+
+
+def takes(**fields) -> list[tuple]:
+    trace = Recording()
+    simulate(Scenario(duration=300.0, warmup=10.0, seed=4, **fields), trace=trace)
+    return trace.of("taken")
+
+
+def consumer_index(name: str) -> int:
+    return int(name.rsplit("c", 1)[1])
+
+
+def test_round_robin_sends_message_k_to_consumer_k_mod_c():
+    taken = takes(publish_rate=1.5, group_size=3, dispatch="round-robin")
+    assert len(taken) > 100
+    assert all(consumer_index(name) == msg % 3 for _, _, name, msg in taken)
+
+
+class KeyedTakes(Recording):
+    def taken(self, now, consumer, subscription, copy):
+        self.events.append(("taken", now, consumer.name, copy.message.id, copy.message.key))
+
+
+def test_key_hash_keeps_each_key_on_its_partition_in_order():
+    trace = KeyedTakes()
+    simulate(
+        Scenario(publish_rate=2.0, group_size=4, dispatch="key-hash", keys=10, key_skew=1.2,
+                 duration=300.0, warmup=10.0, seed=4),
+        trace=trace,
+    )
+    per_key = defaultdict(list)
+    for _, _, name, msg, key in trace.of("taken"):
+        assert consumer_index(name) == partition(key, 4)
+        per_key[key].append(msg)
+    assert len(per_key) == 10
+    for key, msgs in per_key.items():
+        assert msgs == sorted(msgs), f"key {key} taken out of publish order"
+
+
+def test_hot_keys_make_a_hot_consumer():
+    def busiest_share(skew):
+        taken = takes(publish_rate=1.0, group_size=4, dispatch="key-hash", keys=50, key_skew=skew)
+        counts = defaultdict(int)
+        for _, _, name, _ in taken:
+            counts[name] += 1
+        return max(counts.values()) / sum(counts.values())
+
+    assert busiest_share(1.5) > busiest_share(0.0) + 0.15
+
+
+class FakeConsumer:
+    def __init__(self, busy):
+        self.busy = busy
+
+
+def test_least_loaded_counts_waiting_plus_in_service_lowest_index_on_ties():
+    env = Environment()
+    boxes = [Mailbox(env, consumer=i) for i in range(3)]
+    consumers = [FakeConsumer(1), FakeConsumer(0), FakeConsumer(1)]
+    policy = LeastLoaded(boxes, consumers)
+    assert policy.route(0) is boxes[1]
+    boxes[1].items.extend(["x"])  # consumer 1: load 1, ties with 0 and 2
+    assert policy.route(0) is boxes[0]
+    boxes[0].items.extend(["y"])
+    assert policy.route(0) is boxes[1]
+
+
+def test_least_loaded_beats_round_robin_on_tail_latency():
+    base = dict(publish_rate=2.4, group_size=3, service="lognormal", service_cv=2.0,
+                duration=20_000.0, warmup=2000.0, seed=8)
+    rr = simulate(Scenario(dispatch="round-robin", **base)).summary
+    ll = simulate(Scenario(dispatch="least-loaded", **base)).summary
+    shared = simulate(Scenario(dispatch="shared", **base)).summary
+    assert shared["latency_p99"] < ll["latency_p99"] < rr["latency_p99"]
+
+
+@pytest.mark.parametrize("dispatch", ["round-robin", "shared", "least-loaded", "key-hash"])
+def test_every_policy_keeps_up_below_saturation(dispatch):
+    s = simulate(Scenario(publish_rate=1.0, group_size=4, dispatch=dispatch, keys=1000,
+                          duration=5000.0, warmup=500.0, seed=2)).summary
+    assert s["throughput"] == pytest.approx(1.0, rel=0.1)
+    assert s["utilization"] == pytest.approx(0.25, rel=0.1)

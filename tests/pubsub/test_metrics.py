@@ -1,0 +1,69 @@
+"""The end-of-run reductions against direct computations."""
+
+import numpy as np
+import pytest
+from asimpy import Environment
+
+from pubsub import Scenario, simulate
+from pubsub.mailbox import Mailbox
+from pubsub.metrics import _backlog
+
+
+def mailbox_with(entered, left) -> Mailbox:
+    box = Mailbox(Environment())
+    box.entered.extend(entered)
+    box.left.extend(left)
+    return box
+
+
+def brute_force_depth(boxes, t):
+    return sum(sum(e <= t for e in b.entered) - sum(l <= t for l in b.left) for b in boxes)
+
+
+def test_backlog_mean_and_max_match_a_fine_grid():
+    rng = np.random.default_rng(0)
+    boxes = []
+    for _ in range(3):
+        entered = np.sort(rng.uniform(0, 100, 40))
+        waits = rng.exponential(5, 40)
+        left = np.sort((entered + waits)[entered + waits < 100])[: 30]
+        boxes.append(mailbox_with(entered, np.sort(left)))
+    warmup, duration = 20.0, 100.0
+    metrics = _backlog(boxes, warmup, duration)
+    rises = [t for b in boxes for t in b.entered if t > warmup] + [warmup]
+    assert metrics["backlog_max"] == max(brute_force_depth(boxes, t) for t in rises)
+    grid = np.linspace(warmup, duration, 8001)[:-1] + (duration - warmup) / 16000  # midpoints
+    assert metrics["backlog_mean"] == pytest.approx(np.mean([brute_force_depth(boxes, t) for t in grid]), rel=2e-3)
+
+
+def test_latency_quantiles_are_numpys_over_post_warmup_copies():
+    from pubsub.recorder import Recorder
+    from pubsub.metrics import _latency
+
+    recorder = Recorder()
+    for published, done in [(1.0, 2.0), (5.0, 9.0), (6.0, 6.5), (7.0, 8.0)]:
+        recorder.first_success(published, published, done)
+    metrics = _latency(recorder, warmup=4.0)
+    latencies = np.array([4.0, 0.5, 1.0])
+    assert metrics["latency_mean"] == pytest.approx(latencies.mean())
+    assert metrics["latency_p99"] == pytest.approx(np.quantile(latencies, 0.99))
+    assert metrics["latency_max"] == 4.0
+
+
+def test_backlog_series_samples_every_mailbox():
+    result = simulate(Scenario(group_size=3, dispatch="round-robin", duration=100.0, warmup=10.0, sample_interval=10.0))
+    frame = result.backlog
+    assert list(frame.columns) == ["time", "subscription", "consumer", "depth"]
+    assert len(frame) == 11 * 3
+    assert sorted(frame["consumer"].unique()) == [0, 1, 2]
+    shared = simulate(Scenario(group_size=3, dispatch="shared", duration=100.0, warmup=10.0)).backlog
+    assert set(shared["consumer"]) == {-1} and len(shared) == 201
+
+
+def test_mm1_utilization_and_throughput():
+    s = simulate(Scenario(publish_rate=0.7, duration=50_000.0, warmup=5000.0, seed=3)).summary
+    assert s["utilization"] == pytest.approx(0.7, rel=0.03)
+    assert s["throughput"] == pytest.approx(0.7, rel=0.03)
+    assert s["latency_p50"] <= s["latency_p95"] <= s["latency_p99"] <= s["latency_p999"] <= s["latency_max"]
+    # M/M/1 sojourn is exponential with rate μ − λ: p99 = ln(100)/(μ − λ).
+    assert s["latency_p99"] == pytest.approx(np.log(100) / 0.3, rel=0.1)

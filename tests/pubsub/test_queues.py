@@ -1,0 +1,72 @@
+"""Bounded queues with drop or block, and an outage's build-up and drain."""
+
+import math
+
+import pytest
+
+from pubsub import Scenario, simulate
+from tests.pubsub.helpers import Recording
+
+OVERLOADED = dict(publish_rate=1.5, service="fixed", duration=2000.0, warmup=200.0, seed=6)
+
+
+def test_drop_refuses_copies_beyond_capacity():
+    result = simulate(Scenario(queue_capacity=5, overflow="drop", **OVERLOADED))
+    s = result.summary
+    assert s["dropped"] > 0.25 * s["published"]
+    assert result.backlog["depth"].max() <= 5
+    assert s["backlog_max"] <= 5
+    assert s["throughput"] == pytest.approx(1.0, rel=0.02)
+
+
+def test_block_slows_the_publisher_and_drops_nothing():
+    result = simulate(Scenario(queue_capacity=5, overflow="block", **OVERLOADED))
+    s = result.summary
+    assert s["dropped"] == 0
+    assert s["backlog_max"] == 5
+    assert result.backlog["depth"].max() <= 5
+    # Backpressure: the publisher can only go as fast as the consumer.
+    assert s["published"] / s["duration"] == pytest.approx(1.0, rel=0.02)
+
+
+def test_block_waits_for_every_subscription_of_the_topic():
+    s = simulate(Scenario(queue_capacity=3, overflow="block", subscribers=2, group_size=2,
+                          dispatch="round-robin", **OVERLOADED)).summary
+    assert s["dropped"] == 0 and s["backlog_max"] <= 2 * 2 * 3
+
+
+def test_redeliveries_go_back_even_to_a_full_queue():
+    s = simulate(Scenario(queue_capacity=2, overflow="drop", ack=True, ack_timeout=0.5, failure_prob=0.5,
+                          **OVERLOADED)).summary
+    assert s["redelivered"] > 0
+    assert s["dropped"] > 0
+
+
+OUTAGE = dict(publish_rate=0.5, group_size=1, service="exponential", outage_start=1000.0,
+              outage_duration=200.0, duration=4000.0, warmup=100.0, seed=3)
+
+
+def test_outage_builds_a_backlog_that_drains():
+    trace = Recording()
+    result = simulate(Scenario(**OUTAGE), trace=trace)
+    s = result.summary
+    during = [e for e in trace.of("taken") if 1000.0 < e[1] < 1200.0]
+    assert during == []
+    at_end = result.backlog.query("time == 1200.0")["depth"].sum()
+    assert at_end == pytest.approx(0.5 * 200, rel=0.3)
+    # Drains at μ − λ = 0.5/s: about 100 copies in about 200 s.
+    assert 50 < s["drain_time"] < 600
+
+
+def test_work_in_progress_finishes_during_an_outage():
+    trace = Recording()
+    simulate(Scenario(publish_rate=0.9, service="fixed", service_time=1.0, outage_start=500.0,
+                      outage_duration=100.0, duration=1000.0, warmup=0.0, seed=1), trace=trace)
+    finished = [e for e in trace.of("finished") if 500.0 < e[1] < 600.0]
+    assert len(finished) <= 1
+
+
+def test_drain_time_is_nan_without_outage_or_recovery():
+    assert math.isnan(simulate(Scenario(duration=200.0, warmup=10.0)).summary["drain_time"])
+    never = simulate(Scenario(**{**OUTAGE, "publish_rate": 0.99, "duration": 1300.0})).summary
+    assert math.isnan(never["drain_time"])

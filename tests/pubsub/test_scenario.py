@@ -1,0 +1,84 @@
+"""Scenario validation: every bad input fails at once, naming the field."""
+
+import math
+
+import pytest
+
+from pubsub import Scenario, simulate
+
+
+def test_defaults_are_a_small_valid_scenario():
+    s = Scenario()
+    assert (s.topics, s.publishers, s.subscribers, s.group_size) == (1, 1, 1, 1)
+    assert (s.arrivals, s.service, s.dispatch, s.ack) == ("poisson", "exponential", "round-robin", False)
+    summary = simulate(s).summary
+    assert summary["published"] > 0
+
+
+def test_summary_is_fields_then_every_metric():
+    summary = simulate(Scenario(duration=50.0, warmup=5.0)).summary
+    fields = list(Scenario.model_fields)
+    assert list(summary)[: len(fields)] == fields
+    metrics = [
+        "published", "delivered", "processed", "redelivered", "duplicates", "suppressed", "dropped",
+        "dead_lettered", "backlog_final", "in_flight_final", "latency_mean", "latency_p50", "latency_p95",
+        "latency_p99", "latency_p999", "latency_max", "wait_mean", "backlog_mean", "backlog_max",
+        "throughput", "utilization", "drain_time", "wall_seconds", "sim_rate",
+    ]
+    assert set(summary) == set(fields) | set(metrics)
+    assert all(isinstance(v, (int, float, str, bool, type(None))) for v in summary.values())
+
+
+def test_integers_are_accepted_for_float_fields():
+    assert Scenario(duration=5000, warmup=500).duration == 5000.0
+
+
+BAD = [
+    ({"publish_rate": 0}, "publish_rate"),
+    ({"publish_rate": -1.0}, "publish_rate"),
+    ({"publish_rate": math.inf}, "publish_rate"),
+    ({"service_time": math.nan}, "service_time"),
+    ({"duration": math.inf}, "duration"),
+    ({"ack_timeout": 0.0}, "ack_timeout"),
+    ({"group_size": 0}, "group_size"),
+    ({"group_size": 2.5}, "group_size"),
+    ({"group_size": "2"}, "group_size"),
+    ({"group_size": True}, "group_size"),
+    ({"topics": 0}, "topics"),
+    ({"subscribers": -1}, "subscribers"),
+    ({"publishers": 0}, "publishers"),
+    ({"keys": 0}, "keys"),
+    ({"key_skew": -0.5}, "key_skew"),
+    ({"failure_prob": 1.0, "ack": True}, "failure_prob"),
+    ({"failure_prob": -0.1, "ack": True}, "failure_prob"),
+    ({"failure_prob": 0.1}, "failure_prob"),  # needs ack
+    ({"queue_capacity": 0}, "queue_capacity"),
+    ({"max_deliveries": 0}, "max_deliveries"),
+    ({"warmup": 100.0, "duration": 100.0}, "warmup"),
+    ({"warmup": -1.0}, "warmup"),
+    ({"seed": -3}, "seed"),
+    ({"seed": 1.5}, "seed"),
+    ({"sample_interval": 0.0}, "sample_interval"),
+    ({"outage_duration": -1.0}, "outage_duration"),
+    ({"outage_start": 2000.0, "outage_duration": 10.0}, "outage_start"),
+    ({"burst_factor": 0.5}, "burst_factor"),
+    ({"service_cv": 0.0}, "service_cv"),
+    ({"arrivals": "uniform"}, "arrivals"),
+    ({"service": "gamma"}, "service"),
+    ({"dispatch": "random"}, "dispatch"),
+    ({"overflow": "reject"}, "overflow"),
+    ({"ack": "yes"}, "ack"),
+    ({"group_sise": 2}, "group_sise"),
+    ({"publish_rates": 1.0}, "publish_rates"),
+]
+
+
+@pytest.mark.parametrize("fields, culprit", BAD, ids=[f"{c}={f[c]!r}" for f, c in BAD])
+def test_bad_input_names_the_field(fields, culprit):
+    with pytest.raises(ValueError, match=culprit):
+        Scenario(**fields)
+
+
+def test_scenarios_are_immutable():
+    with pytest.raises(ValueError):
+        Scenario().publish_rate = 2.0

@@ -1,0 +1,88 @@
+"""The simulator against queueing theory: intervals over replications must contain the closed form.
+
+There are CASES checks. Each at 95% would, with a correct simulator, fail by
+chance in 1 − 0.95^CASES (about half) of seed choices, so the intervals are
+simultaneous: Bonferroni-adjusted to 95% for the family. Each case has its own
+seeds, so the checks are independent.
+"""
+
+import pytest
+
+from pubsub import Scenario, simulate
+from pubsub.theory import ecm1_latency, md1_latency, mm1_latency, mmc_latency
+from tests.conftest import interval, replicate, report, seeds_for
+
+REPLICATIONS = 12
+LOADS = [0.5, 0.85]
+CASES = 12
+CONFIDENCE = 1 - 0.05 / CASES
+
+
+def run_length(rho: float) -> dict:
+    """Longer runs near saturation, where the queue forgets its empty start slowly."""
+    duration = 20_000.0 if rho <= 0.5 else 40_000.0
+    return {"duration": duration, "warmup": duration / 10}
+
+
+def check(case: str, expected: float, **fields) -> None:
+    values = replicate("latency_mean", seeds_for(case, REPLICATIONS), **fields)
+    mean, low, high = interval(values, CONFIDENCE)
+    report(case, mean, low, high, expected)
+    assert low <= expected <= high, f"{case}: {mean:.4f} [{low:.4f}, {high:.4f}] vs {expected:.4f}"
+
+
+@pytest.mark.parametrize("rho", LOADS)
+def test_mm1(rho):
+    check(f"M/M/1 rho={rho}", mm1_latency(rho, 1.0), publish_rate=rho, **run_length(rho))
+
+
+@pytest.mark.parametrize("rho", LOADS)
+@pytest.mark.parametrize("c", [2, 4])
+def test_mmc_shared_group(rho, c):
+    check(
+        f"M/M/{c} shared rho={rho}",
+        mmc_latency(rho * c, 1.0, c),
+        publish_rate=rho * c, group_size=c, dispatch="shared", **run_length(rho),
+    )
+
+
+@pytest.mark.parametrize("rho", LOADS)
+def test_md1(rho):
+    check(f"M/D/1 rho={rho}", md1_latency(rho, 1.0), publish_rate=rho, service="fixed", **run_length(rho))
+
+
+@pytest.mark.parametrize("rho", LOADS)
+@pytest.mark.parametrize("c", [2, 3])
+def test_ecm1_round_robin_group(rho, c):
+    check(
+        f"E_{c}/M/1 round-robin rho={rho}",
+        ecm1_latency(rho * c, 1.0, c),
+        publish_rate=rho * c, group_size=c, dispatch="round-robin", **run_length(rho),
+    )
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"publish_rate": 0.7},
+        {"publish_rate": 2.4, "group_size": 3, "dispatch": "shared", "service": "lognormal", "service_cv": 2.0},
+        {"publish_rate": 0.5, "topics": 2, "subscribers": 2, "group_size": 2, "dispatch": "least-loaded", "arrivals": "bursty"},
+        {"publish_rate": 0.6, "ack": True, "ack_timeout": 30.0, "arrivals": "fixed"},
+    ],
+)
+def test_littles_law(fields):
+    """Copies waiting plus in service = throughput × mean latency, on stable scenarios.
+
+    Not with failures: a failed copy awaiting its visibility timeout is in the
+    system but neither waiting nor in service.
+    """
+    s = simulate(Scenario(duration=40_000.0, warmup=4_000.0, seed=7, **fields)).summary
+    consumers = s["topics"] * s["subscribers"] * s["group_size"]
+    in_system = s["backlog_mean"] + s["utilization"] * consumers
+    assert in_system == pytest.approx(s["throughput"] * s["latency_mean"], rel=0.03)
+
+
+def test_closed_forms_agree_where_they_coincide():
+    assert mmc_latency(0.7, 1.0, 1) == pytest.approx(mm1_latency(0.7, 1.0))
+    assert ecm1_latency(0.7, 1.0, 1) == pytest.approx(mm1_latency(0.7, 1.0))
+    assert md1_latency(0.7, 1.0) < mm1_latency(0.7, 1.0)
