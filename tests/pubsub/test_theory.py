@@ -27,7 +27,7 @@ def run_length(rho: float) -> dict:
 def check(case: str, expected: float, **fields) -> None:
     values = replicate("latency_mean", seeds_for(case, REPLICATIONS), **fields)
     mean, low, high = interval(values, CONFIDENCE)
-    report(case, mean, low, high, expected)
+    report(case, values, CONFIDENCE, expected)
     assert low <= expected <= high, f"{case}: {mean:.4f} [{low:.4f}, {high:.4f}] vs {expected:.4f}"
 
 
