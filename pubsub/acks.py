@@ -22,6 +22,10 @@ class Acknowledgments:
     queue. An attempt still running when its copy is delivered again produces a
     duplicate; `idempotent` consumers (who share a record of completed ids per
     subscription) suppress it instead.
+
+    An acknowledged copy is withdrawn from its queue, so a duplicate always starts
+    before the first success and costs its full processing time: idempotence
+    keeps the effect single, it does not save consumer time.
     """
 
     def __init__(

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from asimpy import Environment
 
 from .mailbox import Mailbox
+from .message import Copy
 
 if TYPE_CHECKING:
     from .consumer import Consumer
@@ -27,6 +28,10 @@ class Dispatch:
 
     def peek(self, key: int) -> Mailbox:
         return self.route(key)
+
+    def redeliver(self, copy: Copy) -> Mailbox:
+        """Where an unacknowledged copy goes back to."""
+        return self.route(copy.message.key)
 
 
 class Shared(Dispatch):
@@ -51,6 +56,10 @@ class RoundRobin(Dispatch):
     def peek(self, key: int) -> Mailbox:
         return self.mailboxes[self._next]
 
+    def redeliver(self, copy: Copy) -> Mailbox:
+        # Back to its own consumer's queue: a redelivery must not take a new message's turn.
+        return copy.home
+
 
 class LeastLoaded(Dispatch):
     """To the consumer with the fewest copies waiting plus in service; lowest index on ties."""
@@ -69,7 +78,12 @@ class LeastLoaded(Dispatch):
 
 
 class KeyHash(Dispatch):
-    """The key's hash picks the consumer, as a Kafka partition does, so order per key is kept."""
+    """The key's hash picks the consumer, as a Kafka partition does.
+
+    Order per key is kept while nothing is redelivered; a redelivered copy goes
+    to the back of its consumer's queue, behind later copies of its key (SQS
+    standard-queue semantics, not Kafka's replay from the last committed offset).
+    """
 
     def __init__(self, mailboxes: Sequence[Mailbox], keys: int):
         super().__init__(mailboxes)

@@ -30,10 +30,11 @@ class Copy:
     progress; `settled` becomes "processed" or "dead" exactly once.
     """
 
-    __slots__ = ("message", "deliveries", "running", "settled", "doomed", "mailbox")
+    __slots__ = ("message", "home", "deliveries", "running", "settled", "doomed", "mailbox")
 
-    def __init__(self, message: Message):
+    def __init__(self, message: Message, home: Mailbox):
         self.message = message
+        self.home = home  # the mailbox dispatch first chose; `mailbox` is where it waits now, if anywhere
         self.deliveries = 0
         self.running = 0
         self.settled: str | None = None

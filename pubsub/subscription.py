@@ -73,7 +73,7 @@ class Subscription:
         if mailbox.capacity is not None and mailbox.is_full():
             self.recorder.dropped += 1
             return
-        mailbox.put(Copy(message), now)
+        mailbox.put(Copy(message, mailbox), now)
 
     def taken(self, copy: Copy, now: float) -> None:
         """A consumer has taken `copy` at `now`: one delivery."""
@@ -103,7 +103,7 @@ class Subscription:
     def redeliver(self, copy: Copy, now: float) -> None:
         """Put an unacknowledged copy back; it was admitted once, so capacity does not apply."""
         self.in_flight.discard(copy)
-        self.dispatch.route(copy.message.key).put(copy, now)
+        self.dispatch.redeliver(copy).put(copy, now)
         if self.trace is not None:
             self.trace.requeued(now, self, copy)
 

@@ -91,3 +91,17 @@ def test_every_policy_keeps_up_below_saturation(dispatch):
                           duration=5000.0, warmup=500.0, seed=2)).summary
     assert s["throughput"] == pytest.approx(1.0, rel=0.1)
     assert s["utilization"] == pytest.approx(0.25, rel=0.1)
+
+
+def test_round_robin_redeliveries_do_not_take_new_messages_turns():
+    trace = Recording()
+    s = simulate(
+        Scenario(publish_rate=1.0, group_size=3, dispatch="round-robin", ack=True, failure_prob=0.3,
+                 ack_timeout=1.5, duration=500.0, warmup=10.0, seed=4),
+        trace=trace,
+    ).summary
+    assert s["redelivered"] > 50
+    first = {}
+    for _, _, name, msg in trace.of("taken"):
+        first.setdefault(msg, consumer_index(name))
+    assert all(consumer == msg % 3 for msg, consumer in first.items())
