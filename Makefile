@@ -4,7 +4,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: setup test demo clean
+.PHONY: setup test sweep demo clean
+
+SPEC ?= default
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -18,6 +20,10 @@ setup: $(INSTALLED)
 
 test: setup
 	$(BIN)/python -m pytest
+
+# Runs only what results/<name>/ lacks; `make sweep SPEC=outage` for another shipped spec or a path.
+sweep: setup
+	$(BIN)/python -m sweeps run $(SPEC)
 
 demo: setup
 	$(BIN)/python -m pubsub.demo

@@ -1,0 +1,97 @@
+"""python -m sweeps run SPEC | list | status SPEC"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+from .driver import run_sweep
+from .spec import SHIPPED, SpecError, load, resolve
+from .store import ResultStore
+
+
+def positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m sweeps", description="Run declarative sweeps of pubsub scenarios.")
+    sub = p.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="run a sweep (only what is missing, unless --fresh)")
+    run.add_argument("spec", help="a spec file, or the name of a shipped spec (see `list`)")
+    run.add_argument("--workers", type=positive, help="worker processes (default: one per core)")
+    run.add_argument("--dask", metavar="local|ADDRESS", help="run on a new Dask LocalCluster, or the scheduler at ADDRESS")
+    run.add_argument("--results", type=Path, default=Path("results"), help="results root (default: results/)")
+    run.add_argument("--fresh", action="store_true", help="discard stored results of this sweep first")
+    sub.add_parser("list", help="list the shipped specs")
+    status = sub.add_parser("status", help="show done, failed and pending runs per cell")
+    status.add_argument("spec")
+    status.add_argument("--results", type=Path, default=Path("results"))
+    return p
+
+
+def cmd_run(args) -> int:
+    sweep = load(args.spec)
+    outcome = run_sweep(sweep, resolve(args.spec), args.results, args.workers, args.dask, args.fresh)
+    done = len(outcome.runs)
+    print(f"{sweep.name}: {done} runs stored in {outcome.folder} ({outcome.computed} computed now)")
+    if outcome.interrupted:
+        print("interrupted: finished runs are kept; run the same command again to resume", file=sys.stderr)
+        return 130
+    if outcome.failed:
+        print(f"{len(outcome.failed)} runs failed (details in {outcome.folder / 'failures.json'}):", file=sys.stderr)
+        for failure in outcome.failed[:10]:
+            fields = {k: v for k, v in failure.items() if k not in ("error", "cell")}
+            print(f"  cell {failure['cell']} {fields}: {failure['error'].splitlines()[0]}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_list(args) -> int:
+    for path in sorted(SHIPPED.glob("*.toml")):
+        sweep = load(path)
+        print(f"{path.stem:<16} {len(sweep.cells()):>4} cells × {sweep.replications} reps  {sweep.description}")
+    return 0
+
+
+def cmd_status(args) -> int:
+    sweep = load(args.spec)
+    store = ResultStore(args.results / sweep.name)
+    cells_csv = store.folder / "cells.csv"
+    planned = {}
+    if cells_csv.exists():
+        planned = dict(pd.read_csv(cells_csv)[["cell", "replications"]].itertuples(index=False))
+    totals = {"done": 0, "failed": 0, "pending": 0}
+    print(f"{sweep.name} in {store.folder}")
+    for cell in sweep.cells():
+        n = max(planned.get(cell.index, 0), sweep.replications)
+        runs = [cell.run(r, sweep.seed_for(r)) for r in range(n)]
+        done = sum(store.done(r) for r in runs)
+        failed = sum(store.error(r) is not None for r in runs)
+        pending = n - done - failed
+        totals["done"] += done
+        totals["failed"] += failed
+        totals["pending"] += pending
+        fields = " ".join(f"{k}={v}" for k, v in cell.varied.items())
+        print(f"  cell {cell.index:>3} {fields:<50} {done}/{n} done" + (f", {failed} failed" if failed else ""))
+    print(f"total: {totals['done']} done, {totals['failed']} failed, {totals['pending']} pending")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return {"run": cmd_run, "list": cmd_list, "status": cmd_status}[args.command](args)
+    except SpecError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,183 @@
+"""Run a sweep: every cell × replication, in parallel, stored as each finishes, resumable."""
+
+from __future__ import annotations
+
+import math
+import platform
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from importlib.metadata import version
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+from tqdm import tqdm
+
+from .backends import backend, default_workers
+from .spec import Cell, Run, SweepSpec
+from .store import ResultStore
+from .task import run_scenario
+
+
+@dataclass
+class Outcome:
+    folder: Path
+    runs: pd.DataFrame
+    computed: int = 0
+    failed: list[dict] = field(default_factory=list)
+    interrupted: bool = False
+
+
+def run_sweep(
+    sweep: SweepSpec,
+    spec_path: Path,
+    results: Path = Path("results"),
+    workers: int | None = None,
+    dask: str | None = None,
+    fresh: bool = False,
+    task=run_scenario,
+    progress: bool | None = None,
+) -> Outcome:
+    """Compute what `results/<name>/` is missing of `sweep`, then consolidate it.
+
+    `progress=None` shows a bar only on a terminal.
+    """
+    workers = workers or default_workers()
+    cells = sweep.cells()
+    store = ResultStore(Path(results) / sweep.name)
+    store.prepare(fresh)
+    shutil.copyfile(spec_path, store.folder / "spec.toml")
+    pool, backend_name = backend(dask, workers)
+    manifest = _manifest(sweep, spec_path, backend_name, workers)
+
+    planned = {cell.index: sweep.replications for cell in cells}
+    outcome = Outcome(store.folder, pd.DataFrame())
+    failed_now: set[str] = set()
+    bar = tqdm(total=0, unit="run", desc=sweep.name, disable=(None if progress is None else not progress))
+    try:
+        with pool as completed:
+            while True:
+                todo = [r for r in _runs(sweep, cells, planned) if not store.done(r) and r.key not in failed_now]
+                bar.total += len(todo)
+                bar.refresh()
+                for i, result in completed(task, [r.scenario.model_dump() for r in todo]):
+                    run = todo[i]
+                    if "error" in result:
+                        store.save_error(run, result["error"] + "\n" + result["traceback"])
+                        failed_now.add(run.key)
+                    else:
+                        store.save(run, result["summary"], result["backlog"])
+                        outcome.computed += 1
+                    bar.update()
+                if sweep.precision is None or not _extend(sweep, cells, planned, store):
+                    break
+    except KeyboardInterrupt:
+        outcome.interrupted = True
+    finally:
+        bar.close()
+
+    runs = list(_runs(sweep, cells, planned))
+    outcome.runs = store.consolidate(runs, sweep.varied)
+    outcome.failed = [e for r in runs if (e := store.error(r)) is not None]
+    _cells_table(sweep, cells, planned, store).to_csv(store.folder / "cells.csv", index=False)
+    store.write_json("failures.json", outcome.failed)
+    manifest.update(
+        finished=_now(), interrupted=outcome.interrupted, runs_planned=len(runs),
+        runs_done=len(outcome.runs), runs_computed_now=outcome.computed, runs_failed=len(outcome.failed),
+    )
+    store.write_json("manifest.json", manifest)
+    return outcome
+
+
+def _runs(sweep: SweepSpec, cells: list[Cell], planned: dict[int, int]):
+    for cell in cells:
+        for r in range(planned[cell.index]):
+            yield cell.run(r, sweep.seed_for(r))
+
+
+def _interval(values: np.ndarray) -> tuple[float, float]:
+    """Mean and half-width of the 95% Student-t interval."""
+    mean = float(np.mean(values))
+    if len(values) < 2:
+        return mean, math.inf
+    return mean, float(stats.sem(values) * stats.t.ppf(0.975, len(values) - 1))
+
+
+def _precision(sweep: SweepSpec, cell: Cell, planned: int, store: ResultStore):
+    """(values, mean, half-width) of the precision metric over a cell's stored replications."""
+    runs = [cell.run(r, sweep.seed_for(r)) for r in range(planned)]
+    values = np.array([store.summary(r)[sweep.precision.metric] for r in runs if store.done(r)], dtype=float)
+    return (values, *_interval(values)) if len(values) else (values, math.nan, math.nan)
+
+
+def _extend(sweep: SweepSpec, cells: list[Cell], planned: dict[int, int], store: ResultStore) -> bool:
+    """Plan more replications for cells short of the precision target; False if none are."""
+    target = sweep.precision
+    batch = target.batch or sweep.replications
+    extended = False
+    for cell in cells:
+        n = planned[cell.index]
+        values, mean, half = _precision(sweep, cell, n, store)
+        if n >= target.max_replications or len(values) < n or np.isnan(values).any():
+            continue  # at the limit, a failed run, or a metric that is undefined here
+        if half <= target.relative_half_width * abs(mean):
+            continue
+        planned[cell.index] = min(target.max_replications, n + batch)
+        extended = True
+    return extended
+
+
+def _cells_table(sweep: SweepSpec, cells: list[Cell], planned: dict[int, int], store: ResultStore) -> pd.DataFrame:
+    """One row per cell: its fields, replications planned and done, and the precision reached."""
+    rows = []
+    for cell in cells:
+        runs = [cell.run(r, sweep.seed_for(r)) for r in range(planned[cell.index])]
+        row = {"cell": cell.index, **cell.varied, "replications": planned[cell.index],
+               "done": sum(store.done(r) for r in runs), "failed": sum(store.error(r) is not None for r in runs)}
+        if sweep.precision is not None:
+            _, mean, half = _precision(sweep, cell, planned[cell.index], store)
+            relative = half / abs(mean) if mean else math.nan
+            row.update(metric=sweep.precision.metric, mean=mean, half_width=half, relative_half_width=relative,
+                       target_met=bool(relative <= sweep.precision.relative_half_width))
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _git_commit() -> str:
+    here = Path(__file__).resolve().parent
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True,
+                                check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=here,
+                               capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return commit + ("+uncommitted changes" if dirty else "")
+
+
+def _manifest(sweep: SweepSpec, spec_path: Path, backend_name: str, workers: int) -> dict:
+    return {
+        "sweep": sweep.name,
+        "spec": str(spec_path),
+        "started": _now(),
+        "command": " ".join(sys.argv),
+        "backend": backend_name,
+        "workers": workers,
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "asimpy": version("asimpy"),
+        "pubsub-sweeps": version("pubsub-sweeps"),
+        "git_commit": _git_commit(),
+        "cells": len(sweep.cells()),
+        "replications": sweep.replications,
+        "seed": sweep.seed,
+        "precision": sweep.precision.model_dump() if sweep.precision else None,
+    }

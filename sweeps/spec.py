@@ -1,0 +1,183 @@
+"""Sweep specs: a TOML file saying which scenario fields to fix, which to vary, and how often."""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from pubsub import Scenario
+
+SHIPPED = Path(__file__).parent / "specs"
+SCENARIO_FIELDS = set(Scenario.model_fields)
+
+
+class SpecError(ValueError):
+    """A spec that cannot run; the message names the culprit."""
+
+
+class Precision(BaseModel):
+    """Add replications to a cell until `metric`'s 95% interval is within `relative_half_width` of its mean."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    metric: str
+    relative_half_width: float = Field(gt=0, lt=1)
+    max_replications: int = Field(ge=2)
+    batch: int | None = Field(None, ge=1, description="replications added per round; default: replications")
+
+
+class SweepSpec(BaseModel):
+    """What a sweep runs: every combination of `grid`, crossed with the rows of `together`."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    description: str = ""
+    replications: int = Field(ge=1)
+    seed: int = Field(0, ge=0)
+    scenario: dict[str, Any] = {}
+    grid: dict[str, list[Any]] = {}
+    together: dict[str, list[Any]] = Field({}, description="fields varied element by element, not crosswise")
+    precision: Precision | None = None
+
+    @field_validator("scenario", "grid", "together")
+    @classmethod
+    def _known_fields(cls, table: dict, info) -> dict:
+        for key in table:
+            if key == "seed":
+                raise ValueError("seed is set per replication from the spec's top-level seed")
+            if key not in SCENARIO_FIELDS:
+                raise ValueError(f"unknown scenario field {key!r}")
+        return table
+
+    @field_validator("grid", "together")
+    @classmethod
+    def _non_empty(cls, table: dict) -> dict:
+        for key, values in table.items():
+            if not values:
+                raise ValueError(f"{key} has no values")
+        return table
+
+    @model_validator(mode="after")
+    def _consistent(self) -> SweepSpec:
+        lengths = {key: len(values) for key, values in self.together.items()}
+        if len(set(lengths.values())) > 1:
+            raise ValueError(f"together: lists must have equal lengths, got {lengths}")
+        for a, b, what in [(self.scenario, self.grid, "scenario and grid"),
+                           (self.scenario, self.together, "scenario and together"),
+                           (self.grid, self.together, "grid and together")]:
+            if both := sorted(set(a) & set(b)):
+                raise ValueError(f"{', '.join(both)} set in both {what}")
+        if self.precision is not None:
+            if self.precision.metric not in METRICS:
+                raise ValueError(f"precision.metric: unknown metric {self.precision.metric!r}")
+            if self.precision.max_replications < self.replications:
+                raise ValueError("precision.max_replications must be at least replications")
+        return self
+
+    @property
+    def varied(self) -> list[str]:
+        """The fields that differ between cells, in the order the spec gives them."""
+        return [*self.grid, *self.together]
+
+    def cells(self) -> list[Cell]:
+        """Every cell, each with a validated scenario (seed left at 0)."""
+        crossed = [dict(zip(self.grid, combo)) for combo in itertools.product(*self.grid.values())]
+        rows = [dict(zip(self.together, row)) for row in zip(*self.together.values())] or [{}]
+        cells = []
+        for index, (a, b) in enumerate(itertools.product(crossed, rows)):
+            varied = {**a, **b}
+            try:
+                scenario = Scenario(**self.scenario, **varied)
+            except ValidationError as error:
+                where = ", ".join(f"{k}={v!r}" for k, v in varied.items()) or "every cell"
+                raise SpecError(f"cell {where}: {_describe(error, 'scenario')}") from None
+            cells.append(Cell(index, varied, scenario))
+        return cells
+
+    def seed_for(self, replication: int) -> int:
+        """Replication r's seed, shared by every cell (common random numbers)."""
+        return int(np.random.SeedSequence([self.seed, replication]).generate_state(1)[0])
+
+
+@dataclass(frozen=True)
+class Cell:
+    index: int
+    varied: dict[str, Any]
+    scenario: Scenario
+
+    def run(self, replication: int, seed: int) -> Run:
+        return Run(self, replication, self.scenario.model_copy(update={"seed": seed}))
+
+
+@dataclass(frozen=True)
+class Run:
+    """One replication of one cell: the unit of work."""
+
+    cell: Cell
+    replication: int
+    scenario: Scenario
+
+    @property
+    def key(self) -> str:
+        """Names this run's stored result; any change to the scenario gives a new key."""
+        text = json.dumps(self.scenario.model_dump(), sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()[:20]
+
+
+METRICS = [
+    "published", "delivered", "processed", "redelivered", "duplicates", "suppressed", "dropped",
+    "dead_lettered", "backlog_final", "in_flight_final", "latency_mean", "latency_p50", "latency_p95",
+    "latency_p99", "latency_p999", "latency_max", "wait_mean", "backlog_mean", "backlog_max",
+    "throughput", "utilization", "drain_time", "wall_seconds", "sim_rate",
+]
+
+
+def _describe(error: ValidationError, whole: str = "spec") -> str:
+    """Pydantic's errors on one line: location, message and offending value of each."""
+    parts = []
+    for e in error.errors():
+        where = ".".join(str(p) for p in e["loc"]) or whole
+        message = e["msg"].removeprefix("Value error, ")
+        shown = e["type"] != "missing" and not isinstance(e.get("input"), dict)
+        parts.append(f"{where}: {message}" + (f" (got {e['input']!r})" if shown else ""))
+    return "; ".join(parts)
+
+
+def resolve(spec: str | Path) -> Path:
+    """A spec path, or the name of a shipped spec (`default` is sweeps/specs/default.toml)."""
+    path = Path(spec)
+    if path.exists():
+        return path
+    shipped = SHIPPED / f"{spec}.toml"
+    if shipped.exists():
+        return shipped
+    raise SpecError(f"{spec}: no such spec file, and no shipped spec of that name (see `python -m sweeps list`)")
+
+
+def load(spec: str | Path) -> SweepSpec:
+    """Read and validate a spec, including every cell's scenario. Raises SpecError."""
+    path = resolve(spec)
+    try:
+        data = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as error:
+        raise SpecError(f"{path}: TOML syntax error: {error}") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise SpecError(f"{path}: cannot read: {error}") from None
+    try:
+        sweep = SweepSpec(**data)
+    except ValidationError as error:
+        raise SpecError(f"{path}: {_describe(error)}") from None
+    try:
+        sweep.cells()
+    except SpecError as error:
+        raise SpecError(f"{path}: {error}") from None
+    return sweep

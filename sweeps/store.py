@@ -1,0 +1,123 @@
+"""A sweep's results folder: one file per finished run, consolidated into Parquet tables.
+
+Every file is written to a temporary name and renamed into place, so a reader
+(or a resumed sweep) sees a whole file or none, whenever the writer was killed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from pubsub import Scenario
+
+from .spec import METRICS, Run
+
+COUNTS = {"published", "delivered", "processed", "redelivered", "duplicates", "suppressed", "dropped",
+          "dead_lettered", "backlog_final", "in_flight_final", "backlog_max"}
+OUTPUTS = ("runs.parquet", "backlog.parquet", "cells.csv", "failures.json", "manifest.json", "spec.toml")
+
+
+def write_atomically(path: Path, write) -> None:
+    """Call write(temporary_path), then rename the result to `path`."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def scenario_dtypes() -> dict[str, str]:
+    """Pandas dtypes for the scenario's fields that survive a Parquet round trip (None as NA)."""
+    dtypes = {}
+    for name, info in Scenario.model_fields.items():
+        kind = info.annotation
+        text = str(kind)
+        if kind is bool:
+            dtypes[name] = "bool"
+        elif kind is int:
+            dtypes[name] = "int64"
+        elif kind is float:
+            dtypes[name] = "float64"
+        elif "int" in text:  # int | None
+            dtypes[name] = "Int64"
+        elif "float" in text:  # float | None
+            dtypes[name] = "Float64"
+        else:  # the Literal choices
+            dtypes[name] = "string"
+    return dtypes
+
+
+def metric_dtypes() -> dict[str, str]:
+    return {m: ("int64" if m in COUNTS else "float64") for m in METRICS}
+
+
+class ResultStore:
+    """The folder `<results>/<name>/` and what is in it."""
+
+    def __init__(self, folder: Path):
+        self.folder = Path(folder)
+        self.runs_dir = self.folder / "parts" / "runs"
+        self.backlog_dir = self.folder / "parts" / "backlog"
+        self.errors_dir = self.folder / "parts" / "errors"
+
+    def prepare(self, fresh: bool = False) -> None:
+        if fresh:
+            shutil.rmtree(self.folder / "parts", ignore_errors=True)
+            for name in OUTPUTS:
+                (self.folder / name).unlink(missing_ok=True)
+        for d in (self.runs_dir, self.backlog_dir, self.errors_dir):
+            d.mkdir(parents=True, exist_ok=True)
+        for stale in self.folder.rglob(".*.tmp"):  # left by a killed writer
+            stale.unlink(missing_ok=True)
+
+    def done(self, run: Run) -> bool:
+        return (self.runs_dir / f"{run.key}.json").exists()
+
+    def save(self, run: Run, summary: dict[str, Any], backlog: pd.DataFrame) -> None:
+        """Store a finished run: its backlog first, so a stored summary implies both are there."""
+        key = run.key
+        write_atomically(self.backlog_dir / f"{key}.parquet", lambda p: backlog.to_parquet(p, index=False))
+        write_atomically(self.runs_dir / f"{key}.json", lambda p: p.write_text(json.dumps(summary)))
+        (self.errors_dir / f"{key}.json").unlink(missing_ok=True)
+
+    def save_error(self, run: Run, error: str) -> None:
+        record = {"cell": run.cell.index, **run.cell.varied, "replication": run.replication,
+                  "seed": run.scenario.seed, "error": error}
+        write_atomically(self.errors_dir / f"{run.key}.json", lambda p: p.write_text(json.dumps(record)))
+
+    def summary(self, run: Run) -> dict[str, Any]:
+        return json.loads((self.runs_dir / f"{run.key}.json").read_text())
+
+    def error(self, run: Run) -> dict[str, Any] | None:
+        path = self.errors_dir / f"{run.key}.json"
+        return json.loads(path.read_text()) if path.exists() else None
+
+    def consolidate(self, runs: list[Run], varied: list[str]) -> pd.DataFrame:
+        """Write runs.parquet and backlog.parquet from the stored runs among `runs`, in cell order."""
+        finished = sorted((r for r in runs if self.done(r)), key=lambda r: (r.cell.index, r.replication))
+        rows = [{"cell": r.cell.index, "replication": r.replication, **self.summary(r)} for r in finished]
+        columns = {"cell": "int64", "replication": "int64", **scenario_dtypes(), **metric_dtypes()}
+        frame = pd.DataFrame(rows, columns=list(columns)).astype(columns)
+        write_atomically(self.folder / "runs.parquet", lambda p: frame.to_parquet(p, index=False))
+
+        pieces = []
+        for r in finished:
+            piece = pd.read_parquet(self.backlog_dir / f"{r.key}.parquet")
+            for name in varied:
+                piece[name] = r.scenario.model_dump()[name]
+            piece["cell"], piece["replication"], piece["seed"] = r.cell.index, r.replication, r.scenario.seed
+            pieces.append(piece)
+        order = ["cell", *varied, "replication", "seed", "time", "subscription", "consumer", "depth"]
+        backlog = pd.concat(pieces, ignore_index=True)[order] if pieces else pd.DataFrame(columns=order)
+        write_atomically(self.folder / "backlog.parquet", lambda p: backlog.to_parquet(p, index=False))
+        return frame
+
+    def write_json(self, name: str, data: Any) -> None:
+        write_atomically(self.folder / name, lambda p: p.write_text(json.dumps(data, indent=2, default=str)))

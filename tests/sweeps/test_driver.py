@@ -1,0 +1,186 @@
+"""Running sweeps: end to end, resumable, isolated failures, identical on every backend."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from functools import partial
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import sweeps.__main__ as cli
+from pubsub import Scenario
+from sweeps import load, run_sweep
+from sweeps.spec import METRICS
+from tests.sweeps import failing
+
+WALL = ["wall_seconds", "sim_rate"]
+
+
+def sweep_of(path: Path, results: Path, **options):
+    return run_sweep(load(path), path, results, progress=False, **options)
+
+
+def test_small_sweep_end_to_end(write_spec, results):
+    spec = write_spec()
+    outcome = sweep_of(spec, results, workers=2)
+    folder = results / "small"
+    runs = pd.read_parquet(folder / "runs.parquet")
+    assert len(runs) == 8 * 3 and outcome.computed == 24 and not outcome.failed
+    assert list(runs.columns) == ["cell", "replication", *Scenario.model_fields, *METRICS]
+    pd.testing.assert_frame_equal(runs, outcome.runs)  # dtypes survive the round trip
+    assert runs["queue_capacity"].dtype == "Int64" and runs["queue_capacity"].isna().all()
+    assert runs.groupby("replication")["seed"].nunique().eq(1).all()  # common random numbers
+    assert runs.groupby("cell")["seed"].nunique().eq(3).all()
+    assert (runs["published"] > 0).all()
+
+    backlog = pd.read_parquet(folder / "backlog.parquet")
+    assert list(backlog.columns[:6]) == ["cell", "group_size", "dispatch", "publish_rate", "replication", "seed"]
+    assert set(backlog["cell"]) == set(range(8))
+
+    manifest = json.loads((folder / "manifest.json").read_text())
+    for key in ("python", "asimpy", "git_commit", "backend", "started", "finished"):
+        assert manifest[key]
+    assert manifest["runs_done"] == 24 and manifest["interrupted"] is False
+    assert (folder / "spec.toml").read_text() == spec.read_text()
+    cells = pd.read_csv(folder / "cells.csv")
+    assert cells["done"].eq(3).all()
+
+
+def test_running_again_computes_nothing_and_fresh_starts_over(write_spec, results):
+    spec = write_spec()
+    first = sweep_of(spec, results, workers=2)
+    again = sweep_of(spec, results, workers=2)
+    assert again.computed == 0
+    pd.testing.assert_frame_equal(first.runs.drop(columns=WALL), again.runs.drop(columns=WALL))
+    assert sweep_of(spec, results, workers=2, fresh=True).computed == 24
+
+
+def test_dask_local_cluster_gives_the_local_pools_table(write_spec, tmp_path):
+    spec = write_spec()
+    local = sweep_of(spec, tmp_path / "local", workers=2)
+    dask = sweep_of(spec, tmp_path / "dask", workers=2, dask="local")
+    pd.testing.assert_frame_equal(local.runs.drop(columns=WALL), dask.runs.drop(columns=WALL))
+    pd.testing.assert_frame_equal(
+        pd.read_parquet(tmp_path / "local/small/backlog.parquet"),
+        pd.read_parquet(tmp_path / "dask/small/backlog.parquet"),
+    )
+
+
+def test_a_failing_cell_is_recorded_and_the_others_finish(write_spec, results):
+    outcome = sweep_of(write_spec(), results, workers=2, task=failing.crash_one_cell_kind)
+    assert len(outcome.failed) == 2 * 3  # the two group_size=2 shared cells (one per rate), 3 runs each
+    assert {(f["group_size"], f["dispatch"]) for f in outcome.failed} == {(2, "shared")}
+    assert all("ValidationError" in f["error"] and "publish_rate" in f["error"] for f in outcome.failed)
+    assert len(outcome.runs) == 24 - 6
+    recorded = json.loads((results / "small" / "failures.json").read_text())
+    assert len(recorded) == 6
+    # Fixed, the same sweep computes only the failed runs.
+    assert sweep_of(write_spec(), results, workers=2).computed == 6
+
+
+def test_cli_exits_nonzero_with_a_short_summary_when_runs_fail(write_spec, results, monkeypatch, capsys):
+    monkeypatch.setattr(cli, "run_sweep", partial(run_sweep, task=failing.crash_one_cell_kind, progress=False))
+    code = cli.main(["run", str(write_spec()), "--results", str(results), "--workers", "2"])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "6 runs failed" in err and "publish_rate" in err and "Traceback" not in err
+
+
+def test_a_real_exception_in_the_simulation_is_caught_in_the_worker():
+    from sweeps.task import run_scenario
+
+    result = run_scenario({"publish_rate": -1.0})
+    assert "error" in result and "publish_rate" in result["error"]
+
+
+SLOW = """
+name = "slow"
+replications = 4
+seed = 3
+[scenario]
+duration = 20000.0
+warmup = 100.0
+[grid]
+group_size = [1, 2, 3, 4]
+publish_rate = [0.5, 0.9]
+"""
+
+
+def start(spec: Path, results: Path) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "sweeps", "run", str(spec), "--results", str(results), "--workers", "2"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+    )
+
+
+def wait_for_parts(folder: Path, at_least: int, timeout: float = 60.0) -> int:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        done = len(list(folder.glob("parts/runs/*.json")))
+        if done >= at_least:
+            return done
+        time.sleep(0.05)
+    raise AssertionError(f"fewer than {at_least} runs finished in {timeout} s")
+
+
+def test_sweep_killed_with_sigkill_resumes_to_the_uninterrupted_table(write_spec, tmp_path):
+    spec = write_spec(SLOW)
+    killed = tmp_path / "killed"
+    process = start(spec, killed)
+    wait_for_parts(killed / "slow", 5)
+    os.killpg(process.pid, signal.SIGKILL)  # the driver and its workers, mid-write or not
+    process.wait()
+    survived = len(list((killed / "slow").glob("parts/runs/*.json")))
+    assert 5 <= survived < 32
+
+    resumed = sweep_of(spec, killed, workers=2)
+    assert resumed.computed == 32 - survived
+    whole = sweep_of(spec, tmp_path / "whole", workers=2)
+    pd.testing.assert_frame_equal(resumed.runs.drop(columns=WALL), whole.runs.drop(columns=WALL))
+    assert not list(killed.rglob("*.tmp"))
+
+
+def test_ctrl_c_stops_cleanly_and_keeps_finished_runs(write_spec, tmp_path):
+    spec = write_spec(SLOW)
+    process = start(spec, tmp_path)
+    wait_for_parts(tmp_path / "slow", 3)
+    os.killpg(process.pid, signal.SIGINT)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 130
+    assert "run the same command again to resume" in err and "Traceback" not in err
+    runs = pd.read_parquet(tmp_path / "slow" / "runs.parquet")
+    assert 3 <= len(runs) < 32
+
+
+PRECISE = """
+name = "precise"
+replications = 3
+seed = 5
+[scenario]
+duration = 2000.0
+warmup = 200.0
+[grid]
+publish_rate = [0.2, 0.9]
+[precision]
+metric = "latency_mean"
+relative_half_width = 0.10
+max_replications = 24
+batch = 3
+"""
+
+
+def test_precision_target_adds_replications_where_needed(write_spec, results):
+    spec = write_spec(PRECISE)
+    outcome = sweep_of(spec, results, workers=2)
+    cells = pd.read_csv(results / "precise" / "cells.csv").set_index("publish_rate")
+    light, heavy = cells.loc[0.2], cells.loc[0.9]
+    assert light["target_met"] and light["replications"] < heavy["replications"]
+    assert heavy["replications"] == 24 or heavy["target_met"]
+    assert len(outcome.runs) == cells["replications"].sum()
+    # The same decisions again, with nothing left to compute.
+    assert sweep_of(spec, results, workers=2).computed == 0

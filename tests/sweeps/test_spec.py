@@ -1,0 +1,78 @@
+"""Bad specs fail before anything runs: one clear message, exit code 2, nothing written."""
+
+import pytest
+
+from sweeps.__main__ import main
+from sweeps.spec import SHIPPED, load
+
+GOOD = SHIPPED / "default.toml"
+
+CASES = {
+    "syntax": ('name = "x"\nreplications = 2\n[grid]\ngroup_size = [1, 2\npublish_rate = 1\n', ["TOML syntax", "line"]),
+    "unknown top-level key": ('name = "x"\nreplications = 2\nreplicates = 3\n', ["replicates"]),
+    "unknown scenario field": ('name = "x"\nreplications = 2\n[scenario]\ngroup_sise = 2\n', ["group_sise"]),
+    "unknown grid field": ('name = "x"\nreplications = 2\n[grid]\npublish_rates = [1.0]\n', ["publish_rates"]),
+    "value a cell rejects": (
+        'name = "x"\nreplications = 2\n[grid]\ngroup_size = [1, 0]\n', ["group_size=0", "greater than or equal to 1"]
+    ),
+    "cross-field rejection": (
+        'name = "x"\nreplications = 2\n[scenario]\nduration = 100.0\n[grid]\nwarmup = [10.0, 200.0]\n',
+        ["warmup=200.0", "less than duration"],
+    ),
+    "wrong type": ('name = "x"\nreplications = 2\n[grid]\ndispatch = ["shared", 3]\n', ["dispatch"]),
+    "zero replications": ('name = "x"\nreplications = 0\n', ["replications", "greater than or equal to 1"]),
+    "missing replications": ('name = "x"\n', ["replications", "Field required"]),
+    "seed varied": ('name = "x"\nreplications = 2\n[grid]\nseed = [1, 2]\n', ["seed"]),
+    "empty list": ('name = "x"\nreplications = 2\n[grid]\ngroup_size = []\n', ["group_size has no values"]),
+    "unequal together": (
+        'name = "x"\nreplications = 2\n[together]\ngroup_size = [1, 2]\npublish_rate = [0.5]\n', ["equal lengths"]
+    ),
+    "bad name": ('name = "../up"\nreplications = 2\n', ["name"]),
+    "unknown precision metric": (
+        'name = "x"\nreplications = 2\n[precision]\nmetric = "latency"\nrelative_half_width = 0.05\nmax_replications = 9\n',
+        ["precision.metric", "latency"],
+    ),
+}
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_bad_spec_fails_cleanly(case, write_spec, results, capsys):
+    text, culprits = CASES[case]
+    code = main(["run", str(write_spec(text)), "--results", str(results)])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.startswith("error: ") and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+    for culprit in culprits:
+        assert culprit in err
+    assert not results.exists()
+
+
+def test_missing_file(results, capsys):
+    assert main(["run", "no/such/spec.toml", "--results", str(results)]) == 2
+    assert "no/such/spec.toml" in capsys.readouterr().err
+    assert not results.exists()
+
+
+def test_shipped_specs_are_valid():
+    names = sorted(p.stem for p in SHIPPED.glob("*.toml"))
+    assert {"default", "ack-timeouts", "backpressure", "outage", "hot-keys", "closed-forms"} <= set(names)
+    for name in names:
+        assert load(name).cells()
+
+
+def test_grid_crosses_and_together_zips(write_spec):
+    sweep = load(write_spec(
+        'name = "x"\nreplications = 1\n[grid]\ngroup_size = [1, 2, 3]\n'
+        '[together]\npublish_rate = [0.5, 1.0]\nduration = [300.0, 400.0]\n'
+    ))
+    cells = sweep.cells()
+    assert len(cells) == 6
+    assert {(c.scenario.publish_rate, c.scenario.duration) for c in cells} == {(0.5, 300.0), (1.0, 400.0)}
+
+
+def test_replication_seeds_are_shared_by_all_cells_and_differ_between_replications(write_spec):
+    sweep = load(write_spec())
+    seeds = {r: {cell.run(r, sweep.seed_for(r)).scenario.seed for cell in sweep.cells()} for r in range(3)}
+    assert all(len(s) == 1 for s in seeds.values())
+    assert len({s.pop() for s in seeds.values()}) == 3
