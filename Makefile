@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: setup test sweep demo clean
+.PHONY: setup test sweep report demo clean
 
 SPEC ?= default
 
@@ -21,9 +21,17 @@ setup: $(INSTALLED)
 test: setup
 	$(BIN)/python -m pytest
 
-# Runs only what results/<name>/ lacks; `make sweep SPEC=outage` for another shipped spec or a path.
+# Runs only what results/<name>/ lacks, then reports (also when some runs failed);
+# `make sweep SPEC=outage` for another shipped spec, or SPEC=path/to/spec.toml.
 sweep: setup
-	$(BIN)/python -m sweeps run $(SPEC)
+	$(BIN)/python -m sweeps run $(SPEC); status=$$?; \
+	if [ $$status -eq 0 ] || [ $$status -eq 1 ]; then \
+		$(BIN)/python -m analysis report "$$($(BIN)/python -m sweeps where $(SPEC))" || exit $$?; \
+	fi; exit $$status
+
+# Regenerates summary tables, figures and report.html from stored results, simulating nothing.
+report: setup
+	$(BIN)/python -m analysis report "$$($(BIN)/python -m sweeps where $(SPEC))"
 
 demo: setup
 	$(BIN)/python -m pubsub.demo

@@ -30,6 +30,9 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--results", type=Path, default=Path("results"), help="results root (default: results/)")
     run.add_argument("--fresh", action="store_true", help="discard stored results of this sweep first")
     sub.add_parser("list", help="list the shipped specs")
+    where = sub.add_parser("where", help="print the results folder of a spec")
+    where.add_argument("spec")
+    where.add_argument("--results", type=Path, default=Path("results"))
     status = sub.add_parser("status", help="show done, failed and pending runs per cell")
     status.add_argument("spec")
     status.add_argument("--results", type=Path, default=Path("results"))
@@ -60,6 +63,11 @@ def cmd_list(args) -> int:
     return 0
 
 
+def cmd_where(args) -> int:
+    print(args.results / load(args.spec).name)
+    return 0
+
+
 def cmd_status(args) -> int:
     sweep = load(args.spec)
     store = ResultStore(args.results / sweep.name)
@@ -87,7 +95,8 @@ def cmd_status(args) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
-        return {"run": cmd_run, "list": cmd_list, "status": cmd_status}[args.command](args)
+        commands = {"run": cmd_run, "list": cmd_list, "where": cmd_where, "status": cmd_status}
+        return commands[args.command](args)
     except SpecError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -62,6 +62,8 @@ def run_sweep(
         with pool as completed:
             while True:
                 todo = [r for r in _runs(sweep, cells, planned) if not store.done(r) and r.key not in failed_now]
+                # Longest first, so that no worker is left alone with a big run at the end.
+                todo.sort(key=_expected_copies, reverse=True)
                 bar.total += len(todo)
                 bar.refresh()
                 for i, result in completed(task, [r.scenario.model_dump() for r in todo]):
@@ -97,6 +99,11 @@ def _runs(sweep: SweepSpec, cells: list[Cell], planned: dict[int, int]):
     for cell in cells:
         for r in range(planned[cell.index]):
             yield cell.run(r, sweep.seed_for(r))
+
+
+def _expected_copies(run: Run) -> float:
+    s = run.scenario
+    return s.topics * s.publishers * s.publish_rate * s.subscribers * s.duration
 
 
 def _interval(values: np.ndarray) -> tuple[float, float]:

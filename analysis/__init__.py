@@ -1,0 +1,1 @@
+"""Statistics, figures and a report from sweep results; never runs simulations."""

@@ -1,0 +1,31 @@
+"""python -m analysis report <results>/<name> [--slo-p99 SECONDS]"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from . import report
+from .results import load
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m analysis", description="Statistics, figures and a report.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    rep = sub.add_parser("report", help="write summary tables, figures and report.html into a results folder")
+    rep.add_argument("folder", type=Path, help="a sweep's results folder, e.g. results/default")
+    rep.add_argument("--slo-p99", type=float, help="p99 latency target in seconds (default: 10 mean service times)")
+    args = parser.parse_args(argv)
+    try:
+        results = load(args.folder)
+    except FileNotFoundError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    path = report.build(results, args.slo_p99)
+    print(f"wrote {path} and {len(list((args.folder / 'figures').glob('*.png')))} figures")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

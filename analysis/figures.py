@@ -1,0 +1,218 @@
+"""Figures from a sweep's results, drawn only for what the sweep varied. Each returns its path or None."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+import matplotlib.ticker
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import seaborn as sns  # noqa: E402
+
+from .stats import interval  # noqa: E402
+
+sns.set_theme(style="whitegrid", context="notebook")
+
+
+def _save(fig, folder: Path, name: str) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.png"
+    fig.savefig(path, dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    return path
+
+
+def _lines(ax, data: pd.DataFrame, x: str, metric: str, hue: str | None, palette) -> None:
+    """Mean of `metric` against `x`, one line per `hue`, with its 95% interval as a band."""
+    groups = data.groupby(hue, sort=True) if hue else [(None, data)]
+    for (value, group), color in zip(groups, palette):
+        group = group.sort_values(x)
+        label = None if hue is None else f"{value}"
+        ax.plot(group[x], group[f"{metric}_mean"], marker="o", ms=4, color=color, label=label)
+        ax.fill_between(group[x], group[f"{metric}_ci_low"], group[f"{metric}_ci_high"], color=color, alpha=0.2,
+                        linewidth=0)
+
+
+def _facets(summary: pd.DataFrame, column: str | None):
+    return [(None, summary)] if column is None else list(summary.groupby(column, sort=True))
+
+
+def _legend_outside(fig, ax, title: str) -> None:
+    handles, labels = ax.get_legend_handles_labels()
+    if handles:
+        fig.legend(handles, labels, title=title, loc="outside right upper", fontsize=9)
+
+MAX_RHO = 1.2  # past this the queue only grows: latency measures the run's length, not the system
+
+
+def latency_against_load(summary: pd.DataFrame, varied: list[str], folder: Path) -> Path | None:
+    """Mean and p99 latency against ρ, a line per group size, a column per dispatch policy."""
+    shown = summary[summary["rho"] <= MAX_RHO]
+    if shown["rho"].nunique() < 3:
+        return None
+    hue = "group_size" if "group_size" in varied else None
+    column = "dispatch" if "dispatch" in varied else None
+    facets = _facets(shown, column)
+    palette = sns.color_palette("viridis", shown[hue].nunique() if hue else 1)
+    fig, axes = plt.subplots(2, len(facets), figsize=(5.5 * len(facets) + 1.5, 8), sharex=True, sharey="row",
+                             squeeze=False, layout="constrained")
+    for j, (policy, data) in enumerate(facets):
+        for i, (metric, label) in enumerate([("latency_mean", "mean latency (s)"), ("latency_p99", "p99 latency (s)")]):
+            ax = axes[i, j]
+            _lines(ax, data, "rho", metric, hue, palette)
+            ax.set_yscale("log")
+            ax.axvline(1.0, color="grey", ls="--", lw=1)
+            ax.set_ylabel(label if j == 0 else "")
+            if policy is not None and i == 0:
+                ax.set_title(f"dispatch: {policy}")
+    fig.supxlabel("offered load ρ = publish rate × service time ÷ group size")
+    if hue:
+        _legend_outside(fig, axes[0, 0], "group size")
+    hidden = int((summary["rho"] > MAX_RHO).sum())
+    note = f"; {hidden} overloaded cells (ρ > {MAX_RHO}) not shown" if hidden else ""
+    fig.suptitle(f"Latency climbs steeply as offered load ρ nears 1 (dashed)\n"
+                 f"bands: 95% intervals over replications{note}", fontsize=12)
+    return _save(fig, folder, "latency_vs_load")
+
+
+def backlog_over_time(summary: pd.DataFrame, backlog: pd.DataFrame, folder: Path) -> Path | None:
+    """Copies waiting over simulated time in up to four representative cells."""
+    if backlog.empty:
+        return None
+    outage = summary[summary["outage_duration"] > 0]
+    if len(outage):
+        chosen = outage.sort_values("rho").iloc[np.linspace(0, len(outage) - 1, min(4, len(outage))).astype(int)]
+        title = "Backlog builds while consumers are out (shaded), then drains"
+    else:
+        pool = summary[summary["dispatch"] == summary["dispatch"].iloc[0]] if "dispatch" in summary else summary
+        targets = [0.5, 0.8, 0.95, pool["rho"].max()]
+        chosen = pool.loc[list(dict.fromkeys((pool["rho"] - t).abs().idxmin() for t in targets))]
+        title = "Backlog stays small at moderate load, swings widely near ρ = 1, grows without bound past it"
+    total = backlog.groupby(["cell", "replication", "time"], as_index=False)["depth"].sum()
+    fig, axes = plt.subplots(1, len(chosen), figsize=(4.4 * len(chosen), 3.8), squeeze=False, layout="constrained")
+    for ax, (_, cell) in zip(axes[0], chosen.iterrows()):
+        series = total[total["cell"] == cell["cell"]]
+        for _, run in series.groupby("replication"):
+            ax.plot(run["time"], run["depth"], color="steelblue", alpha=0.25, lw=0.8)
+        mean = series.groupby("time")["depth"].mean()
+        ax.plot(mean.index, mean.values, color="navy", lw=1.6, label="mean of replications")
+        if cell["outage_duration"] > 0:
+            ax.axvspan(cell["outage_start"], cell["outage_start"] + cell["outage_duration"], color="orange", alpha=0.25)
+        ax.set_title(f"group {cell['group_size']}, {cell['publish_rate']:g} msg/s, ρ={cell['rho']:.2f}", fontsize=10)
+        ax.set_xlabel("simulated time (s)")
+    axes[0, 0].set_ylabel("copies waiting")
+    _legend_outside(fig, axes[0, 0], "")
+    fig.suptitle(title + "\nthin lines: replications", fontsize=12)
+    return _save(fig, folder, "backlog_over_time")
+
+
+ACK_COSTS = [("redelivered", "redeliveries"), ("duplicates", "duplicates"), ("dead_lettered", "dead letters")]
+
+
+def acknowledgment_costs(runs: pd.DataFrame, varied: list[str], folder: Path) -> Path | None:
+    """Redeliveries, duplicates and dead letters per published copy against ack timeout and failure probability."""
+    axes_fields = [f for f in ("ack_timeout", "failure_prob") if f in varied]
+    if not axes_fields:
+        return None
+    x = axes_fields[0]
+    hue = axes_fields[1] if len(axes_fields) > 1 else None
+    data = runs[~runs["idempotent"]] if "idempotent" in varied else runs
+    copies = data["published"] * data["subscribers"] * data["topics"]
+    rows = []
+    keys = [x] + ([hue] if hue else [])
+    for key, group in data.assign(**{m: data[m] / copies for m, _ in ACK_COSTS}).groupby(keys):
+        key = key if isinstance(key, tuple) else (key,)
+        row = dict(zip(keys, key))
+        for metric, _ in ACK_COSTS:
+            mean, _, _, low, high = interval(group[metric])
+            row.update({f"{metric}_mean": mean, f"{metric}_ci_low": low, f"{metric}_ci_high": high})
+        rows.append(row)
+    summary = pd.DataFrame(rows)
+    palette = sns.color_palette("rocket_r", summary[hue].nunique() if hue else 1)
+    fig, axes = plt.subplots(1, 3, figsize=(16, 4.4), squeeze=False, layout="constrained")
+    for ax, (metric, label) in zip(axes[0], ACK_COSTS):
+        _lines(ax, summary, x, metric, hue, palette)
+        ax.set_ylim(bottom=0)
+        if not summary[f"{metric}_mean"].any():
+            ax.text(0.5, 0.5, f"no {label} in this sweep", transform=ax.transAxes, ha="center", color="grey")
+        ax.set_xlabel("ack timeout (s)" if x == "ack_timeout" else "failure probability")
+        if x == "ack_timeout":
+            ax.set_xscale("log")
+            ax.set_xticks(sorted(summary[x].unique()))
+            ax.xaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
+            ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+        ax.set_ylabel(f"{label} per published copy")
+        ax.set_title(label)
+    if hue:
+        _legend_outside(fig, axes[0, 0], hue.replace("_", " "))
+    fig.suptitle("Short timeouts cost duplicates; failures cost redeliveries and dead letters\n"
+                 "bands: 95% intervals over replications", fontsize=12)
+    return _save(fig, folder, "ack_costs")
+
+
+def throughput_and_utilization(summary: pd.DataFrame, varied: list[str], folder: Path) -> Path | None:
+    """Throughput and consumer utilization against group size, a line per publish rate."""
+    if "group_size" not in varied:
+        return None
+    hue = "publish_rate" if "publish_rate" in varied else None
+    column = "dispatch" if "dispatch" in varied else None
+    facets = _facets(summary, column)
+    palette = sns.color_palette("viridis", summary[hue].nunique() if hue else 1)
+    fig, axes = plt.subplots(2, len(facets), figsize=(5.5 * len(facets) + 1.5, 7.5), sharex=True, sharey="row",
+                             squeeze=False, layout="constrained")
+    for j, (policy, data) in enumerate(facets):
+        for i, (metric, label) in enumerate([("throughput", "throughput (msg/s)"),
+                                             ("utilization", "consumer utilization (fraction busy)")]):
+            ax = axes[i, j]
+            _lines(ax, data, "group_size", metric, hue, palette)
+            ax.set_ylabel(label if j == 0 else "")
+            if policy is not None and i == 0:
+                ax.set_title(f"dispatch: {policy}")
+    fig.supxlabel("consumers in the group")
+    if hue:
+        _legend_outside(fig, axes[0, 0], "publish rate (msg/s)")
+    fig.suptitle("Throughput rises with consumers until it meets the publish rate; utilization then falls\n"
+                 "bands: 95% intervals over replications", fontsize=12)
+    return _save(fig, folder, "throughput_utilization")
+
+
+def simulated_against_theory(summary: pd.DataFrame, folder: Path) -> Path | None:
+    """Simulated mean latency (with its interval) against the closed form, for cells that have one."""
+    cells = summary.dropna(subset=["latency_theory"])
+    if cells.empty:
+        return None
+    fig, ax = plt.subplots(figsize=(6.5, 5.5), layout="constrained")
+    palette = dict(zip(sorted(cells["model"].unique()), sns.color_palette("tab10")))
+    for model, group in cells.groupby("model"):
+        err = [group["latency_mean_mean"] - group["latency_mean_ci_low"],
+               group["latency_mean_ci_high"] - group["latency_mean_mean"]]
+        ax.errorbar(group["latency_theory"], group["latency_mean_mean"], yerr=err, fmt="o", ms=5, capsize=3,
+                    color=palette[model], label=model)
+    top = max(cells["latency_theory"].max(), cells["latency_mean_ci_high"].max()) * 1.05
+    low = 0.0
+    ax.plot([low, top], [low, top], color="grey", ls="--", lw=1, label="simulated = theory")
+    ax.set_xlim(low, top)
+    ax.set_ylim(low, top)
+    ax.set_aspect("equal")
+    ax.set_xlabel("closed-form mean latency (s)")
+    ax.set_ylabel("simulated mean latency (s), 95% interval")
+    ax.legend(fontsize=8)
+    ax.set_title("Simulated latency lies on the closed forms' diagonal")
+    return _save(fig, folder, "theory")
+
+
+def draw_all(runs: pd.DataFrame, summary: pd.DataFrame, backlog: pd.DataFrame, varied: list[str],
+             folder: Path) -> dict[str, Path]:
+    """Every figure that applies to this sweep, by name."""
+    drawn = {
+        "latency_vs_load": latency_against_load(summary, varied, folder),
+        "backlog_over_time": backlog_over_time(summary, backlog, folder),
+        "ack_costs": acknowledgment_costs(runs, varied, folder),
+        "throughput_utilization": throughput_and_utilization(summary, varied, folder),
+        "theory": simulated_against_theory(summary, folder),
+    }
+    return {name: path for name, path in drawn.items() if path is not None}

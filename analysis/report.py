@@ -1,0 +1,144 @@
+"""report.html: one self-contained page (figures embedded) from a sweep's results folder."""
+
+from __future__ import annotations
+
+import base64
+import html
+import math
+from pathlib import Path
+
+import pandas as pd
+
+from . import figures, stats
+from .results import Results
+
+SHOWN = [("latency_mean", "mean latency (s)"), ("latency_p99", "p99 latency (s)"), ("backlog_mean", "mean backlog"),
+         ("throughput", "throughput (msg/s)"), ("utilization", "utilization"), ("redelivered", "redelivered"),
+         ("duplicates", "duplicates"), ("dropped", "dropped"), ("drain_time", "drain time (s)")]
+
+CAPTIONS = {
+    "latency_vs_load": "Mean (top) and p99 (bottom) latency against offered load per consumer, one line per group "
+                       "size; bands are 95% intervals over replications. Past ρ = 1 the queue grows for the whole "
+                       "run, so those latencies measure the run's length as much as the system.",
+    "backlog_over_time": "Copies waiting, summed over the cell's queues, over simulated time for representative "
+                         "cells: each replication thin, their mean thick.",
+    "ack_costs": "Redeliveries, duplicates and dead letters per published copy; bands are 95% intervals. "
+                 "Non-idempotent consumers shown: idempotent ones turn exactly these duplicates into suppressions.",
+    "throughput_utilization": "First-time successful processings per second, and the fraction of time consumers "
+                              "are busy, against group size; bands are 95% intervals.",
+    "theory": "Each cell with a closed form (M/M/1, M/M/c for shared groups, M/D/1, E_c/M/1 for round-robin "
+              "groups): simulated mean latency with its 95% interval against theory. About one interval in twenty "
+              "misses by chance, and cells that share seeds tend to miss on the same side together.",
+}
+
+
+def _fmt(value) -> str:
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "–"
+        return f"{value:.4g}"
+    return html.escape(str(value))
+
+
+def _table(frame: pd.DataFrame) -> str:
+    if frame.empty:
+        return "<p><em>Nothing to show for this sweep.</em></p>"
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in frame.columns)
+    body = "".join("<tr>" + "".join(f"<td>{_fmt(v)}</td>" for v in row) + "</tr>"
+                   for row in frame.itertuples(index=False))
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _with_interval(summary: pd.DataFrame, varied: list[str]) -> pd.DataFrame:
+    shown = summary[["cell", *varied, "rho", "replications"]].copy()
+    for metric, label in SHOWN:
+        if summary[f"{metric}_mean"].abs().sum() == 0:
+            continue
+        shown[label] = [
+            "–" if math.isnan(m) else (f"{m:.4g}" if math.isnan(lo) else f"{m:.4g} [{lo:.4g}, {hi:.4g}]")
+            for m, lo, hi in zip(summary[f"{metric}_mean"], summary[f"{metric}_ci_low"], summary[f"{metric}_ci_high"])
+        ]
+    if summary["latency_theory"].notna().any():
+        shown["closed form"] = summary["model"].fillna("–")
+        shown["theory latency (s)"] = summary["latency_theory"]
+    return shown
+
+
+def _capacity_text(answer: pd.DataFrame) -> str:
+    if answer.empty:
+        return "<p><em>The sweep does not vary group size, so there is no capacity answer.</em></p>"
+    shown = answer.copy()
+    shown["smallest group meeting the target"] = [
+        "none in the sweep" if pd.isna(g) else str(int(g)) for g in shown.pop("group_size")
+    ]
+    return _table(shown)
+
+
+def _figure(name: str, path: Path) -> str:
+    data = base64.b64encode(path.read_bytes()).decode()
+    return (f'<figure><a href="figures/{path.name}"><img src="data:image/png;base64,{data}" alt="{name}"></a>'
+            f"<figcaption>{html.escape(CAPTIONS[name])}</figcaption></figure>")
+
+
+STYLE = """
+body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1200px; color: #222; }
+table { border-collapse: collapse; font-size: 0.85em; margin: 0.5em 0 1.5em; }
+th, td { border: 1px solid #ccc; padding: 0.25em 0.5em; text-align: right; }
+th { background: #f3f3f3; }
+pre { background: #f7f7f7; padding: 1em; overflow-x: auto; }
+figure { margin: 1.5em 0; } img { max-width: 100%; }
+figcaption { font-size: 0.9em; color: #444; }
+.warning { background: #fff3cd; padding: 0.5em 1em; border-left: 4px solid #e0a800; }
+"""
+
+
+def build(results: Results, slo_p99: float | None = None) -> Path:
+    """Write summary.csv, summary.parquet, paired.csv, capacity.csv, figures/ and report.html; return the report."""
+    folder, runs, varied = results.folder, results.runs, results.varied
+    summary = stats.summarize(runs, varied)
+    summary.to_csv(folder / "summary.csv", index=False)
+    summary.to_parquet(folder / "summary.parquet", index=False)
+    comparisons = pd.concat([stats.paired(runs, varied, f) for f in ("group_size", "dispatch")], ignore_index=True)
+    comparisons.to_csv(folder / "paired.csv", index=False)
+    answer = stats.capacity(summary, varied, slo_p99)
+    answer.to_csv(folder / "capacity.csv", index=False)
+    drawn = figures.draw_all(runs, summary, results.backlog(), varied, folder / "figures")
+
+    target = f"{slo_p99:g} s" if slo_p99 is not None else "ten mean service times"
+    failed = ""
+    if results.failures:
+        lines = "".join(f"<li>cell {f['cell']}, replication {f['replication']}: {html.escape(f['error'].splitlines()[0])}</li>"
+                        for f in results.failures)
+        failed = f'<div class="warning"><p>{len(results.failures)} runs failed and are left out:</p><ul>{lines}</ul></div>'
+    manifest = pd.DataFrame([(k, v) for k, v in results.manifest.items() if not isinstance(v, dict)],
+                            columns=["", "value"])
+    spec_text = (folder / "spec.toml").read_text() if (folder / "spec.toml").exists() else "(no spec.toml)"
+    page = f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>{html.escape(results.name)}: sweep report</title>
+<style>{STYLE}</style></head><body>
+<h1>Sweep <code>{html.escape(results.name)}</code></h1>
+<p>{html.escape(results.spec.get("description", ""))}. {len(runs)} runs over {summary.shape[0]} cells;
+intervals are two-sided 95% Student-t intervals over replications.</p>
+{failed}
+<h2>How many consumers are enough?</h2>
+<p>For each setting of the other varied fields, the smallest group whose p99 latency interval lies wholly below
+the target ({target}).</p>
+{_capacity_text(answer)}
+<h2>Figures</h2>
+{"".join(_figure(name, path) for name, path in drawn.items()) or "<p><em>No figure applies to this sweep.</em></p>"}
+<h2>Paired comparisons</h2>
+<p>Replication r of every cell shares its seed, so neighbouring group sizes (and dispatch policies) are compared
+run by run: the paired interval is usually much narrower than combining the two cells' own intervals
+(last two columns: half-widths).</p>
+{_table(comparisons)}
+<h2>Every cell</h2>
+{_table(_with_interval(summary, varied))}
+<h2>The spec</h2>
+<pre>{html.escape(spec_text)}</pre>
+<h2>Environment</h2>
+{_table(manifest)}
+</body></html>
+"""
+    path = folder / "report.html"
+    path.write_text(page)
+    return path

@@ -1,0 +1,164 @@
+"""Statistics over replications: intervals per cell, paired differences, the capacity answer."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from pubsub import Scenario, theory
+
+SCENARIO_FIELDS = list(Scenario.model_fields)
+
+METRICS = [
+    "published", "delivered", "processed", "redelivered", "duplicates", "suppressed", "dropped",
+    "dead_lettered", "backlog_final", "in_flight_final", "latency_mean", "latency_p50", "latency_p95",
+    "latency_p99", "latency_p999", "latency_max", "wait_mean", "backlog_mean", "backlog_max",
+    "throughput", "utilization", "drain_time", "wall_seconds", "sim_rate",
+]
+CONFIDENCE = 0.95
+
+
+def interval(values) -> tuple[float, float, int, float, float]:
+    """Mean, standard deviation, count and 95% Student-t interval of the non-missing values."""
+    x = np.asarray(values, dtype=float)
+    x = x[~np.isnan(x)]
+    n = len(x)
+    if n == 0:
+        return math.nan, math.nan, 0, math.nan, math.nan
+    mean = float(x.mean())
+    if n == 1:
+        return mean, math.nan, 1, math.nan, math.nan
+    std = float(x.std(ddof=1))
+    half = stats.t.ppf((1 + CONFIDENCE) / 2, n - 1) * std / math.sqrt(n)
+    return mean, std, n, mean - half, mean + half
+
+
+def summarize(runs: pd.DataFrame, varied: list[str]) -> pd.DataFrame:
+    """One row per cell: its varied fields, offered load, and for every metric
+    `<metric>_mean`, `_std`, `_n`, `_ci_low`, `_ci_high`; plus `latency_theory` where a closed form applies."""
+    rows = []
+    for cell, group in runs.groupby("cell", sort=True):
+        first = group.iloc[0]
+        fixed = {f: first[f] for f in SCENARIO_FIELDS if f not in varied and f != "seed"}
+        row = {"cell": cell, **{f: first[f] for f in varied}, "rho": offered_load(first),
+               "replications": len(group), **fixed}
+        for metric in METRICS:
+            mean, std, n, low, high = interval(group[metric])
+            row.update({f"{metric}_mean": mean, f"{metric}_std": std, f"{metric}_n": n,
+                        f"{metric}_ci_low": low, f"{metric}_ci_high": high})
+        row["latency_theory"] = closed_form(first)
+        row["model"] = closed_form_name(first)
+        rows.append(row)
+    frame = pd.DataFrame(rows)
+    return frame.astype({f: runs[f].dtype for f in SCENARIO_FIELDS if f in frame})
+
+
+def offered_load(row) -> float:
+    """ρ: work arriving per unit of a subscription's consumer capacity."""
+    return row["publishers"] * row["publish_rate"] * row["service_time"] / row["group_size"]
+
+
+def _never_redelivered(row) -> bool:
+    """No failures, and a timeout that processing outlasts with probability below 1e-6."""
+    if row["failure_prob"] > 0:
+        return False
+    if not row["ack"]:
+        return True
+    limit = 1.0 if row["service"] == "fixed" else -math.log(1e-6)
+    return row["service"] in ("fixed", "exponential") and row["ack_timeout"] > limit * row["service_time"]
+
+
+def closed_form_name(row) -> str | None:
+    """Which of MODEL.md's closed forms describes this cell, if any."""
+    plain = (row["arrivals"] == "poisson" and pd.isna(row["queue_capacity"]) and _never_redelivered(row)
+             and row["outage_duration"] == 0 and offered_load(row) < 1)
+    if not plain:
+        return None
+    c = int(row["group_size"])
+    if row["service"] == "fixed":
+        return "M/D/1" if c == 1 else None
+    if row["service"] != "exponential":
+        return None
+    if c == 1:
+        return "M/M/1"
+    return {"shared": f"M/M/{c}", "round-robin": f"E_{c}/M/1"}.get(row["dispatch"])
+
+
+def closed_form(row) -> float:
+    """The closed-form mean latency of this cell, or NaN where none applies."""
+    name = closed_form_name(row)
+    if name is None:
+        return math.nan
+    lam, mu, c = row["publishers"] * row["publish_rate"], 1.0 / row["service_time"], int(row["group_size"])
+    if name == "M/D/1":
+        return theory.md1_latency(lam, mu)
+    if name == "M/M/1":
+        return theory.mm1_latency(lam, mu)
+    if name.startswith("M/M/"):
+        return theory.mmc_latency(lam, mu, c)
+    return theory.ecm1_latency(lam, mu, c)
+
+
+PAIRED_METRICS = ["latency_mean", "latency_p99", "backlog_mean"]
+
+
+def paired(runs: pd.DataFrame, varied: list[str], field: str, metrics=PAIRED_METRICS) -> pd.DataFrame:
+    """Differences between neighbouring values of `field` with everything else equal.
+
+    Replication r of every cell shares a seed, so each difference is taken per
+    replication and its interval comes from those differences: sharper than two
+    separate intervals, whose widths are shown beside it for comparison.
+    """
+    if field not in varied:
+        return pd.DataFrame()
+    others = [f for f in varied if f != field]
+    values = sorted(runs[field].dropna().unique(), key=_sort_key)
+    rows = []
+    for key, group in (runs.groupby(others, sort=True, dropna=False) if others else [((), runs)]):
+        key = key if isinstance(key, tuple) else (key,)
+        by_value = {v: g.set_index("replication") for v, g in group.groupby(field)}
+        for a, b in zip(values, values[1:]):
+            if a not in by_value or b not in by_value:
+                continue
+            for metric in metrics:
+                left, right = by_value[a][metric], by_value[b][metric]
+                both = left.index.intersection(right.index)
+                diff = (right[both] - left[both]).astype(float)
+                mean, _, n, low, high = interval(diff)
+                *_, la, ha = interval(left)
+                *_, lb, hb = interval(right)
+                rows.append({**dict(zip(others, key)), "field": field, "from": a, "to": b, "metric": metric,
+                             "difference": mean, "ci_low": low, "ci_high": high, "n": n,
+                             "paired_half_width": (high - low) / 2,
+                             "unpaired_half_width": math.sqrt(((ha - la) / 2) ** 2 + ((hb - lb) / 2) ** 2)})
+    return pd.DataFrame(rows)
+
+
+def _sort_key(value):
+    return (0, value) if isinstance(value, (int, float, np.number)) else (1, str(value))
+
+
+def capacity(summary: pd.DataFrame, varied: list[str], slo_p99: float | None = None) -> pd.DataFrame:
+    """For each combination of the other varied fields, the smallest group size whose
+    p99 latency interval lies wholly below the target; None if no size in the sweep does.
+
+    Without `slo_p99` the target is ten mean service times of the cell.
+    """
+    if "group_size" not in varied:
+        return pd.DataFrame()
+    others = [f for f in varied if f != "group_size"]
+    rows = []
+    for key, group in (summary.groupby(others, sort=True, dropna=False) if others else [((), summary)]):
+        key = key if isinstance(key, tuple) else (key,)
+        group = group.sort_values("group_size")
+        target = slo_p99 if slo_p99 is not None else 10 * float(group["service_time"].iloc[0])
+        meets = group[group["latency_p99_ci_high"] < target]
+        best = meets.iloc[0] if len(meets) else None
+        rows.append({**dict(zip(others, key)), "slo_p99": target,
+                     "group_size": int(best["group_size"]) if best is not None else None,
+                     "latency_p99_mean": best["latency_p99_mean"] if best is not None else math.nan,
+                     "latency_p99_ci_high": best["latency_p99_ci_high"] if best is not None else math.nan})
+    return pd.DataFrame(rows)

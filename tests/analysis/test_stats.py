@@ -1,0 +1,112 @@
+"""Aggregation, paired differences, capacity and closed forms, against independent computations."""
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analysis import stats
+from analysis.results import load
+from pubsub import Scenario
+
+T_975 = {2: 4.3026527297, 4: 2.7764451052, 9: 2.2621571628}  # Student-t quantiles from tables, by degrees of freedom
+
+
+def test_interval_matches_the_textbook_formula():
+    x = np.array([3.1, 2.7, 3.8, 3.3, 2.9])
+    mean, std, n, low, high = stats.interval(x)
+    s = math.sqrt(sum((v - x.mean()) ** 2 for v in x) / 4)
+    assert (mean, std, n) == (pytest.approx(x.mean()), pytest.approx(s), 5)
+    assert high - mean == pytest.approx(T_975[4] * s / math.sqrt(5), rel=1e-6)
+    assert mean - low == pytest.approx(high - mean)
+
+
+def test_interval_ignores_missing_values_and_needs_two():
+    assert stats.interval([1.0, math.nan, 3.0])[2] == 2
+    mean, std, n, low, high = stats.interval([5.0])
+    assert (mean, n) == (5.0, 1) and math.isnan(low) and math.isnan(std)
+
+
+def runs_frame(cells: dict[int, dict], values: dict[int, list[float]], metric="latency_p99") -> pd.DataFrame:
+    """A runs table with given fields per cell and one metric's values per replication."""
+    base = Scenario().model_dump()
+    rows = []
+    for cell, fields in cells.items():
+        for r, v in enumerate(values[cell]):
+            row = {**base, **fields, "cell": cell, "replication": r, "seed": 100 + r}
+            row.update({m: 0.0 for m in stats.METRICS})
+            row[metric] = v
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def test_summary_columns_and_values():
+    values = {0: [1.0, 2.0, 3.0, 4.0, 5.0], 1: [2.0, 2.5, 2.0, 3.5, 9.0]}
+    runs = runs_frame({0: {"group_size": 1}, 1: {"group_size": 2}}, values)
+    summary = stats.summarize(runs, ["group_size"])
+    for metric in stats.METRICS:
+        for suffix in ("mean", "std", "n", "ci_low", "ci_high"):
+            assert f"{metric}_{suffix}" in summary
+    row = summary.set_index("group_size").loc[2]
+    x = np.array(values[1])
+    half = T_975[4] * x.std(ddof=1) / math.sqrt(5)
+    assert row["latency_p99_mean"] == pytest.approx(x.mean())
+    assert (row["latency_p99_ci_low"], row["latency_p99_ci_high"]) == pytest.approx((x.mean() - half, x.mean() + half))
+    assert row["latency_p99_n"] == 5
+
+
+def test_paired_difference_is_sharper_than_separate_intervals():
+    rng = np.random.default_rng(1)
+    shared = rng.normal(10, 3, 10)  # what the common seed does to both cells
+    values = {0: list(shared + rng.normal(0, 0.1, 10)), 1: list(shared - 2 + rng.normal(0, 0.1, 10))}
+    runs = runs_frame({0: {"group_size": 1}, 1: {"group_size": 2}}, values)
+    table = stats.paired(runs, ["group_size"], "group_size", metrics=["latency_p99"])
+    row = table.iloc[0]
+    d = np.array(values[1]) - np.array(values[0])
+    half = T_975[9] * d.std(ddof=1) / math.sqrt(10)
+    assert (row["from"], row["to"], row["n"]) == (1, 2, 10)
+    assert row["difference"] == pytest.approx(d.mean())
+    assert (row["ci_low"], row["ci_high"]) == pytest.approx((d.mean() - half, d.mean() + half))
+    assert row["ci_high"] < 0
+    assert row["paired_half_width"] < row["unpaired_half_width"] / 10
+
+
+def test_capacity_is_the_smallest_group_whose_p99_interval_is_below_target():
+    cells, values = {}, {}
+    # rate 1: group 1 too slow, group 2 mean below target but interval straddles it, group 4 clear
+    # rate 2: nothing clears the 10 s target
+    for i, (rate, size, samples) in enumerate([
+        (1.0, 1, [20, 22, 21]), (1.0, 2, [6, 14, 9]), (1.0, 4, [3, 3.2, 3.1]),
+        (2.0, 1, [90, 95, 99]), (2.0, 2, [30, 35, 33]), (2.0, 4, [12, 11, 13]),
+    ]):
+        cells[i] = {"publish_rate": rate, "group_size": size}
+        values[i] = samples
+    summary = stats.summarize(runs_frame(cells, values), ["publish_rate", "group_size"])
+    answer = stats.capacity(summary, ["publish_rate", "group_size"], slo_p99=10.0).set_index("publish_rate")
+    assert answer.loc[1.0, "group_size"] == 4
+    assert pd.isna(answer.loc[2.0, "group_size"])
+    default = stats.capacity(summary, ["publish_rate", "group_size"])  # 10 × service_time = 10 s here
+    assert default["slo_p99"].eq(10.0).all()
+
+
+def test_closed_forms_are_matched_only_where_they_apply():
+    row = {**Scenario().model_dump(), "publish_rate": 1.5, "group_size": 2}
+    assert stats.closed_form_name({**row, "dispatch": "shared"}) == "M/M/2"
+    assert stats.closed_form_name({**row, "dispatch": "round-robin"}) == "E_2/M/1"
+    assert stats.closed_form_name({**row, "dispatch": "least-loaded"}) is None
+    assert stats.closed_form_name({**row, "group_size": 1, "publish_rate": 0.5, "service": "fixed"}) == "M/D/1"
+    assert stats.closed_form_name({**row, "arrivals": "bursty"}) is None
+    assert stats.closed_form_name({**row, "publish_rate": 2.5}) is None  # unstable
+    assert stats.closed_form_name({**row, "ack": True, "ack_timeout": 30.0, "dispatch": "shared"}) == "M/M/2"
+    assert stats.closed_form_name({**row, "ack": True, "ack_timeout": 2.0, "dispatch": "shared"}) is None
+    assert stats.closed_form({**row, "dispatch": "shared"}) == pytest.approx(1 / (1 - (0.75**2)) * 1.0, rel=1e-9)
+
+
+def test_summary_of_a_real_sweep(mini_results):
+    results = load(mini_results)
+    summary = stats.summarize(results.runs, results.varied)
+    assert len(summary) == 24 and summary["replications"].eq(3).all()
+    theory_cells = summary.dropna(subset=["latency_theory"])
+    assert set(theory_cells["failure_prob"]) == {0.0}
+    assert len(theory_cells) == 12 - 2  # group size 1 at 1.2 msg/s is unstable
