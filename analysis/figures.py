@@ -46,7 +46,32 @@ def _legend_outside(fig, ax, title: str) -> None:
     if handles:
         fig.legend(handles, labels, title=title, loc="outside right upper", fontsize=9)
 
+
 MAX_RHO = 1.2  # past this the queue only grows: latency measures the run's length, not the system
+
+
+def _metric_grid(data: pd.DataFrame, varied: list[str], x: str, rows: list[tuple[str, str]], hue: str | None,
+                 xlabel: str, legend: str, log_y: bool = False):
+    """A row per metric and a column per dispatch policy (if varied), a line per `hue` value."""
+    hue = hue if hue in varied else None
+    column = "dispatch" if "dispatch" in varied else None
+    facets = _facets(data, column)
+    palette = sns.color_palette("viridis", data[hue].nunique() if hue else 1)
+    fig, axes = plt.subplots(len(rows), len(facets), figsize=(5.5 * len(facets) + 1.5, 3.9 * len(rows)),
+                             sharex=True, sharey="row", squeeze=False, layout="constrained")
+    for j, (policy, subset) in enumerate(facets):
+        for i, (metric, label) in enumerate(rows):
+            ax = axes[i, j]
+            _lines(ax, subset, x, metric, hue, palette)
+            if log_y:
+                ax.set_yscale("log")
+            ax.set_ylabel(label if j == 0 else "")
+            if policy is not None and i == 0:
+                ax.set_title(f"dispatch: {policy}")
+    fig.supxlabel(xlabel)
+    if hue:
+        _legend_outside(fig, axes[0, 0], legend)
+    return fig, axes
 
 
 def latency_against_load(summary: pd.DataFrame, varied: list[str], folder: Path) -> Path | None:
@@ -54,24 +79,12 @@ def latency_against_load(summary: pd.DataFrame, varied: list[str], folder: Path)
     shown = summary[summary["rho"] <= MAX_RHO]
     if shown["rho"].nunique() < 3:
         return None
-    hue = "group_size" if "group_size" in varied else None
-    column = "dispatch" if "dispatch" in varied else None
-    facets = _facets(shown, column)
-    palette = sns.color_palette("viridis", shown[hue].nunique() if hue else 1)
-    fig, axes = plt.subplots(2, len(facets), figsize=(5.5 * len(facets) + 1.5, 8), sharex=True, sharey="row",
-                             squeeze=False, layout="constrained")
-    for j, (policy, data) in enumerate(facets):
-        for i, (metric, label) in enumerate([("latency_mean", "mean latency (s)"), ("latency_p99", "p99 latency (s)")]):
-            ax = axes[i, j]
-            _lines(ax, data, "rho", metric, hue, palette)
-            ax.set_yscale("log")
-            ax.axvline(1.0, color="grey", ls="--", lw=1)
-            ax.set_ylabel(label if j == 0 else "")
-            if policy is not None and i == 0:
-                ax.set_title(f"dispatch: {policy}")
-    fig.supxlabel("offered load ρ = publish rate × service time ÷ group size")
-    if hue:
-        _legend_outside(fig, axes[0, 0], "group size")
+    fig, axes = _metric_grid(shown, varied, "rho", [("latency_mean", "mean latency (s)"),
+                                                     ("latency_p99", "p99 latency (s)")],
+                             "group_size", "offered load ρ = publish rate × service time ÷ group size",
+                             "group size", log_y=True)
+    for ax in axes.flat:
+        ax.axvline(1.0, color="grey", ls="--", lw=1)
     hidden = int((summary["rho"] > MAX_RHO).sum())
     note = f"; {hidden} overloaded cells (ρ > {MAX_RHO}) not shown" if hidden else ""
     fig.suptitle(f"Latency climbs steeply as offered load ρ nears 1 (dashed)\n"
@@ -158,23 +171,9 @@ def throughput_and_utilization(summary: pd.DataFrame, varied: list[str], folder:
     """Throughput and consumer utilization against group size, a line per publish rate."""
     if "group_size" not in varied:
         return None
-    hue = "publish_rate" if "publish_rate" in varied else None
-    column = "dispatch" if "dispatch" in varied else None
-    facets = _facets(summary, column)
-    palette = sns.color_palette("viridis", summary[hue].nunique() if hue else 1)
-    fig, axes = plt.subplots(2, len(facets), figsize=(5.5 * len(facets) + 1.5, 7.5), sharex=True, sharey="row",
-                             squeeze=False, layout="constrained")
-    for j, (policy, data) in enumerate(facets):
-        for i, (metric, label) in enumerate([("throughput", "throughput (msg/s)"),
-                                             ("utilization", "consumer utilization (fraction busy)")]):
-            ax = axes[i, j]
-            _lines(ax, data, "group_size", metric, hue, palette)
-            ax.set_ylabel(label if j == 0 else "")
-            if policy is not None and i == 0:
-                ax.set_title(f"dispatch: {policy}")
-    fig.supxlabel("consumers in the group")
-    if hue:
-        _legend_outside(fig, axes[0, 0], "publish rate (msg/s)")
+    fig, _ = _metric_grid(summary, varied, "group_size", [("throughput", "throughput (msg/s)"),
+                                                          ("utilization", "consumer utilization (fraction busy)")],
+                          "publish_rate", "consumers in the group", "publish rate (msg/s)")
     fig.suptitle("Throughput rises with consumers until it meets the publish rate; utilization then falls\n"
                  "bands: 95% intervals over replications", fontsize=12)
     return _save(fig, folder, "throughput_utilization")

@@ -8,16 +8,10 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from pubsub import Scenario, theory
+from pubsub import METRICS, Scenario, theory
 
 SCENARIO_FIELDS = list(Scenario.model_fields)
 
-METRICS = [
-    "published", "delivered", "processed", "redelivered", "duplicates", "suppressed", "dropped",
-    "dead_lettered", "backlog_final", "in_flight_final", "latency_mean", "latency_p50", "latency_p95",
-    "latency_p99", "latency_p999", "latency_max", "wait_mean", "backlog_mean", "backlog_max",
-    "throughput", "utilization", "drain_time", "wall_seconds", "sim_rate",
-]
 CONFIDENCE = 0.95
 
 

@@ -5,7 +5,8 @@
     result.summary["latency_p99"]
 """
 
+from .metrics import COUNT_METRICS, METRICS
 from .scenario import Scenario
 from .simulation import Result, simulate
 
-__all__ = ["Result", "Scenario", "simulate"]
+__all__ = ["COUNT_METRICS", "METRICS", "Result", "Scenario", "simulate"]

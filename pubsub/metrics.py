@@ -15,6 +15,14 @@ from .subscription import Subscription
 
 QUANTILES = {"latency_p50": 0.5, "latency_p95": 0.95, "latency_p99": 0.99, "latency_p999": 0.999}
 
+# Every metric a run reports, in the order of its summary (MODEL.md's names).
+METRICS = (
+    *Recorder.COUNTS, "backlog_final", "in_flight_final",
+    "latency_mean", *QUANTILES, "latency_max", "wait_mean", "backlog_mean", "backlog_max",
+    "throughput", "utilization", "drain_time", "wall_seconds", "sim_rate",
+)
+COUNT_METRICS = (*Recorder.COUNTS, "backlog_final", "in_flight_final", "backlog_max")
+
 
 def summarize(
     recorder: Recorder,

@@ -42,6 +42,8 @@ class Subscription:
     ):
         if overflow not in ("drop", "block"):
             raise ValueError(f"overflow: unknown policy {overflow!r}; choose drop or block")
+        if acks is None and any(c.failures is not None for c in consumers):
+            raise ValueError(f"{name}: consumers that can fail need acknowledgments, or failed copies vanish")
         self.name = name
         self.topic = topic
         self.consumers = list(consumers)
@@ -70,7 +72,7 @@ class Subscription:
     def offer(self, message: Message, now: float) -> None:
         """Admit a new copy of `message`, or drop it if its mailbox is full."""
         mailbox = self.dispatch.route(message.key)
-        if mailbox.capacity is not None and mailbox.is_full():
+        if mailbox.is_full():
             self.recorder.dropped += 1
             return
         mailbox.put(Copy(message, mailbox), now)

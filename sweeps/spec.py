@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from pubsub import Scenario
+from pubsub import METRICS, Scenario
 
 SHIPPED = Path(__file__).parent / "specs"
 SCENARIO_FIELDS = set(Scenario.model_fields)
@@ -131,14 +131,6 @@ class Run:
         """Names this run's stored result; any change to the scenario gives a new key."""
         text = json.dumps(self.scenario.model_dump(), sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:20]
-
-
-METRICS = [
-    "published", "delivered", "processed", "redelivered", "duplicates", "suppressed", "dropped",
-    "dead_lettered", "backlog_final", "in_flight_final", "latency_mean", "latency_p50", "latency_p95",
-    "latency_p99", "latency_p999", "latency_max", "wait_mean", "backlog_mean", "backlog_max",
-    "throughput", "utilization", "drain_time", "wall_seconds", "sim_rate",
-]
 
 
 def _describe(error: ValidationError, whole: str = "spec") -> str:

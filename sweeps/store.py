@@ -14,12 +14,10 @@ from typing import Any
 
 import pandas as pd
 
-from pubsub import Scenario
+from pubsub import COUNT_METRICS, METRICS, Scenario
 
-from .spec import METRICS, Run
+from .spec import Run
 
-COUNTS = {"published", "delivered", "processed", "redelivered", "duplicates", "suppressed", "dropped",
-          "dead_lettered", "backlog_final", "in_flight_final", "backlog_max"}
 OUTPUTS = ("runs.parquet", "backlog.parquet", "cells.csv", "failures.json", "manifest.json", "spec.toml")
 
 
@@ -55,7 +53,7 @@ def scenario_dtypes() -> dict[str, str]:
 
 
 def metric_dtypes() -> dict[str, str]:
-    return {m: ("int64" if m in COUNTS else "float64") for m in METRICS}
+    return {m: ("int64" if m in COUNT_METRICS else "float64") for m in METRICS}
 
 
 class ResultStore:

@@ -92,3 +92,18 @@ def test_acknowledged_copy_waiting_for_redelivery_is_withdrawn():
     assert len(trace.of("taken")) == 1
     assert (recorder.processed, recorder.duplicates) == (1, 0)
     assert len(subscription.mailboxes[0]) == 0 and not subscription.in_flight
+
+
+def test_failing_consumers_without_acknowledgments_are_refused():
+    import itertools
+
+    from asimpy import Environment
+
+    from pubsub.consumer import Consumer
+    from pubsub.recorder import Recorder
+    from pubsub.subscription import Subscription
+
+    env = Environment()
+    consumer = Consumer(env, "c", itertools.repeat(1.0), itertools.repeat(False))
+    with pytest.raises(ValueError, match="need acknowledgments"):
+        Subscription(env, "s", "t", [consumer], Recorder())

@@ -13,9 +13,8 @@ import pandas as pd
 import pytest
 
 import sweeps.__main__ as cli
-from pubsub import Scenario
+from pubsub import METRICS, Scenario
 from sweeps import load, run_sweep
-from sweeps.spec import METRICS
 from tests.sweeps import failing
 
 WALL = ["wall_seconds", "sim_rate"]
