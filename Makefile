@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: setup test sweep report demo clean
+.PHONY: setup test sweep report bench bench-compare demo clean
 
 SPEC ?= default
 
@@ -32,6 +32,24 @@ sweep: setup
 # Regenerates summary tables, figures and report.html from stored results, simulating nothing.
 report: setup
 	$(BIN)/python -m analysis report "$$($(BIN)/python -m sweeps where $(SPEC))"
+
+BENCHED := $(VENV)/.benched
+
+$(BENCHED): pyproject.toml $(INSTALLED)
+	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
+	touch $@
+
+# Speed: pytest-benchmark suite (saved under .benchmarks/), then the interleaved
+# cost-per-delivery comparison and the scale check. Never part of `make test`.
+bench: $(BENCHED)
+	$(BIN)/python -m pytest benchmarks -p no:cacheprovider --benchmark-only --benchmark-autosave \
+		--benchmark-timer=time.process_time --benchmark-columns=min,median,max,rounds
+	$(BIN)/python -m benchmarks.interleaved
+	$(BIN)/python -m benchmarks.scale
+
+# The newest saved run against the one before, as ratios to the in-run baselines.
+bench-compare: $(BENCHED)
+	$(BIN)/python -m benchmarks.compare
 
 demo: setup
 	$(BIN)/python -m pubsub.demo

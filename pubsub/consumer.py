@@ -51,10 +51,10 @@ class Consumer(Process):
         if not inboxes:
             return
         single = len(inboxes) == 1
+        mailbox, subscription = inboxes[0]
         while True:
             now = env.now
             if single:
-                mailbox, subscription = inboxes[0]
                 copy = mailbox.take(now)
                 if copy is None:
                     copy = await mailbox.get()

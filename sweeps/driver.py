@@ -9,6 +9,7 @@ import subprocess
 import sys
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from functools import partial
 from importlib.metadata import version
 from pathlib import Path
 
@@ -20,7 +21,7 @@ from tqdm import tqdm
 from .backends import backend, default_workers
 from .spec import Cell, Run, SweepSpec
 from .store import ResultStore
-from .task import run_scenario
+from .task import run_batch, run_scenario
 
 
 @dataclass
@@ -66,15 +67,17 @@ def run_sweep(
                 todo.sort(key=_expected_copies, reverse=True)
                 bar.total += len(todo)
                 bar.refresh()
-                for i, result in completed(task, [r.scenario.model_dump() for r in todo]):
-                    run = todo[i]
-                    if "error" in result:
-                        store.save_error(run, result["error"] + "\n" + result["traceback"])
-                        failed_now.add(run.key)
-                    else:
-                        store.save(run, result["summary"], result["backlog"])
-                        outcome.computed += 1
-                    bar.update()
+                batches = _batches(todo)
+                work = [[r.scenario.model_dump() for r in batch] for batch in batches]
+                for i, results in completed(partial(run_batch, task), work):
+                    for run, result in zip(batches[i], results):
+                        if "error" in result:
+                            store.save_error(run, result["error"] + "\n" + result["traceback"])
+                            failed_now.add(run.key)
+                        else:
+                            store.save(run, result["part"])
+                            outcome.computed += 1
+                        bar.update()
                 if sweep.precision is None or not _extend(sweep, cells, planned, store):
                     break
     except KeyboardInterrupt:
@@ -104,6 +107,22 @@ def _runs(sweep: SweepSpec, cells: list[Cell], planned: dict[int, int]):
 def _expected_copies(run: Run) -> float:
     s = run.scenario
     return s.topics * s.publishers * s.publish_rate * s.subscribers * s.duration
+
+
+BATCH_COPIES = 5_000  # about 30 ms of simulation: less is not worth a round trip to a worker alone
+BATCH_RUNS = 16
+
+
+def _batches(runs: list[Run]) -> list[list[Run]]:
+    """Consecutive runs grouped until each group is worth sending to a worker; big runs go alone."""
+    batches, batch, copies = [], [], 0.0
+    for run in runs:
+        batch.append(run)
+        copies += _expected_copies(run)
+        if copies >= BATCH_COPIES or len(batch) == BATCH_RUNS:
+            batches.append(batch)
+            batch, copies = [], 0.0
+    return batches + [batch] if batch else batches
 
 
 def _interval(values: np.ndarray) -> tuple[float, float]:

@@ -7,6 +7,7 @@ import itertools
 import json
 import tomllib
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -126,7 +127,7 @@ class Run:
     replication: int
     scenario: Scenario
 
-    @property
+    @cached_property
     def key(self) -> str:
         """Names this run's stored result; any change to the scenario gives a new key."""
         text = json.dumps(self.scenario.model_dump(), sort_keys=True)

@@ -9,14 +9,18 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from pubsub import COUNT_METRICS, METRICS, Scenario
 
 from .spec import Run
+from .task import SUMMARY_KEY
 
 OUTPUTS = ("runs.parquet", "backlog.parquet", "cells.csv", "failures.json", "manifest.json", "spec.toml")
 
@@ -57,12 +61,15 @@ def metric_dtypes() -> dict[str, str]:
 
 
 class ResultStore:
-    """The folder `<results>/<name>/` and what is in it."""
+    """The folder `<results>/<name>/` and what is in it.
+
+    Each finished run is one file, `parts/runs/<key>.parquet` (its backlog series,
+    its summary in the file's metadata); a failed run is `parts/errors/<key>.json`.
+    """
 
     def __init__(self, folder: Path):
         self.folder = Path(folder)
         self.runs_dir = self.folder / "parts" / "runs"
-        self.backlog_dir = self.folder / "parts" / "backlog"
         self.errors_dir = self.folder / "parts" / "errors"
 
     def prepare(self, fresh: bool = False) -> None:
@@ -70,20 +77,21 @@ class ResultStore:
             shutil.rmtree(self.folder / "parts", ignore_errors=True)
             for name in OUTPUTS:
                 (self.folder / name).unlink(missing_ok=True)
-        for d in (self.runs_dir, self.backlog_dir, self.errors_dir):
+        for d in (self.runs_dir, self.errors_dir):
             d.mkdir(parents=True, exist_ok=True)
         for stale in self.folder.rglob(".*.tmp"):  # left by a killed writer
             stale.unlink(missing_ok=True)
 
-    def done(self, run: Run) -> bool:
-        return (self.runs_dir / f"{run.key}.json").exists()
+    def _part(self, run: Run) -> Path:
+        return self.runs_dir / f"{run.key}.parquet"
 
-    def save(self, run: Run, summary: dict[str, Any], backlog: pd.DataFrame) -> None:
-        """Store a finished run: its backlog first, so a stored summary implies both are there."""
-        key = run.key
-        write_atomically(self.backlog_dir / f"{key}.parquet", lambda p: backlog.to_parquet(p, index=False))
-        write_atomically(self.runs_dir / f"{key}.json", lambda p: p.write_text(json.dumps(summary)))
-        (self.errors_dir / f"{key}.json").unlink(missing_ok=True)
+    def done(self, run: Run) -> bool:
+        return self._part(run).exists()
+
+    def save(self, run: Run, part: bytes) -> None:
+        """Store a finished run, encoded by `sweeps.task.encode_part`."""
+        write_atomically(self._part(run), lambda p: p.write_bytes(part))
+        (self.errors_dir / f"{run.key}.json").unlink(missing_ok=True)  # an earlier failure, now fixed
 
     def save_error(self, run: Run, error: str) -> None:
         record = {"cell": run.cell.index, **run.cell.varied, "replication": run.replication,
@@ -91,7 +99,7 @@ class ResultStore:
         write_atomically(self.errors_dir / f"{run.key}.json", lambda p: p.write_text(json.dumps(record)))
 
     def summary(self, run: Run) -> dict[str, Any]:
-        return json.loads((self.runs_dir / f"{run.key}.json").read_text())
+        return json.loads(pq.read_schema(self._part(run)).metadata[SUMMARY_KEY])
 
     def error(self, run: Run) -> dict[str, Any] | None:
         path = self.errors_dir / f"{run.key}.json"
@@ -100,20 +108,23 @@ class ResultStore:
     def consolidate(self, runs: list[Run], varied: list[str]) -> pd.DataFrame:
         """Write runs.parquet and backlog.parquet from the stored runs among `runs`, in cell order."""
         finished = sorted((r for r in runs if self.done(r)), key=lambda r: (r.cell.index, r.replication))
-        rows = [{"cell": r.cell.index, "replication": r.replication, **self.summary(r)} for r in finished]
+        with ThreadPoolExecutor(max_workers=8) as pool:  # small files: opening them is most of the cost
+            tables = list(pool.map(pq.read_table, map(self._part, finished)))
+        rows = [{"cell": r.cell.index, "replication": r.replication, **json.loads(t.schema.metadata[SUMMARY_KEY])}
+                for r, t in zip(finished, tables)]
         columns = {"cell": "int64", "replication": "int64", **scenario_dtypes(), **metric_dtypes()}
         frame = pd.DataFrame(rows, columns=list(columns)).astype(columns)
         write_atomically(self.folder / "runs.parquet", lambda p: frame.to_parquet(p, index=False))
 
-        pieces = []
-        for r in finished:
-            piece = pd.read_parquet(self.backlog_dir / f"{r.key}.parquet")
-            for name in varied:
-                piece[name] = r.scenario.model_dump()[name]
-            piece["cell"], piece["replication"], piece["seed"] = r.cell.index, r.replication, r.scenario.seed
-            pieces.append(piece)
         order = ["cell", *varied, "replication", "seed", "time", "subscription", "consumer", "depth"]
-        backlog = pd.concat(pieces, ignore_index=True)[order] if pieces else pd.DataFrame(columns=order)
+        tables = [t.replace_schema_metadata(None) for t in tables]
+        if tables:
+            series = pa.concat_tables(tables).to_pandas()
+            owners = frame[["cell", *varied, "replication", "seed"]]
+            owners = owners.loc[owners.index.repeat([t.num_rows for t in tables])].reset_index(drop=True)
+            backlog = pd.concat([owners, series], axis=1)[order]
+        else:
+            backlog = pd.DataFrame(columns=order)
         write_atomically(self.folder / "backlog.parquet", lambda p: backlog.to_parquet(p, index=False))
         return frame
 

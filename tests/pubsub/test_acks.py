@@ -107,3 +107,4 @@ def test_failing_consumers_without_acknowledgments_are_refused():
     consumer = Consumer(env, "c", itertools.repeat(1.0), itertools.repeat(False))
     with pytest.raises(ValueError, match="need acknowledgments"):
         Subscription(env, "s", "t", [consumer], Recorder())
+    env.run()  # the consumer, in no subscription, finishes at once

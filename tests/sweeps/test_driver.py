@@ -120,7 +120,7 @@ def start(spec: Path, results: Path) -> subprocess.Popen:
 def wait_for_parts(folder: Path, at_least: int, timeout: float = 60.0) -> int:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        done = len(list(folder.glob("parts/runs/*.json")))
+        done = len(list(folder.glob("parts/runs/*.parquet")))
         if done >= at_least:
             return done
         time.sleep(0.05)
@@ -134,7 +134,7 @@ def test_sweep_killed_with_sigkill_resumes_to_the_uninterrupted_table(write_spec
     wait_for_parts(killed / "slow", 5)
     os.killpg(process.pid, signal.SIGKILL)  # the driver and its workers, mid-write or not
     process.wait()
-    survived = len(list((killed / "slow").glob("parts/runs/*.json")))
+    survived = len(list((killed / "slow").glob("parts/runs/*.parquet")))
     assert 5 <= survived < 32
 
     resumed = sweep_of(spec, killed, workers=2)
@@ -183,3 +183,16 @@ def test_precision_target_adds_replications_where_needed(write_spec, results):
     assert len(outcome.runs) == cells["replications"].sum()
     # The same decisions again, with nothing left to compute.
     assert sweep_of(spec, results, workers=2).computed == 0
+
+
+def test_small_runs_travel_in_batches_and_big_ones_alone(write_spec):
+    from sweeps.driver import BATCH_COPIES, _batches, _expected_copies
+
+    sweep = load(write_spec(
+        'name = "b"\nreplications = 1\n[grid]\nduration = [200.0, 200000.0]\npublish_rate = [0.5, 1.0, 1.5]\n'
+    ))
+    runs = sorted((c.run(0, 1) for c in sweep.cells()), key=_expected_copies, reverse=True)
+    batches = _batches(runs)
+    assert [r for b in batches for r in b] == runs
+    assert all(len(b) == 1 for b in batches if _expected_copies(b[0]) >= BATCH_COPIES)
+    assert len(batches[-1]) == 3  # the three short runs together

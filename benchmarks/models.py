@@ -1,0 +1,88 @@
+"""Benchmark workloads: the full simulator's, and minimal M/M/1 baselines in asimpy and SimPy."""
+
+from __future__ import annotations
+
+import random
+
+from asimpy import Environment, Process, Queue
+
+from pubsub import Scenario, simulate
+
+CUSTOMERS = 50_000
+RHO = 0.8
+
+# Each workload runs about CUSTOMERS deliveries.
+WORKLOADS = {
+    "mm1": Scenario(publish_rate=RHO, duration=CUSTOMERS / RHO, warmup=0.0, seed=1),
+    "fanout": Scenario(topics=2, publishers=2, subscribers=3, group_size=3, dispatch="shared", publish_rate=0.7,
+                       duration=CUSTOMERS / (2 * 2 * 3 * 0.7), warmup=0.0, seed=1),
+    "acks": Scenario(publish_rate=1.2, group_size=2, dispatch="shared", service="lognormal", service_cv=1.5,
+                     ack=True, ack_timeout=3.0, failure_prob=0.1, max_deliveries=5,
+                     duration=CUSTOMERS / (1.2 / 0.9), warmup=0.0, seed=1),
+    "keyhash": Scenario(publish_rate=20.0, group_size=32, dispatch="key-hash", keys=10_000, key_skew=1.0,
+                        duration=CUSTOMERS / 20.0, warmup=0.0, seed=1),
+}
+
+
+def run_workload(name: str) -> int:
+    """Simulate a workload; return its deliveries."""
+    return simulate(WORKLOADS[name]).summary["delivered"]
+
+
+class _Source(Process):
+    def init(self, queue, rate, customers, rng):
+        self.queue, self.rate, self.customers, self.rng = queue, rate, customers, rng
+
+    async def run(self):
+        for _ in range(self.customers):
+            await self.timeout(self.rng.expovariate(self.rate))
+            await self.queue.put(self.now)
+
+
+class _Server(Process):
+    def init(self, queue, rate, rng, latencies):
+        self.queue, self.rate, self.rng, self.latencies = queue, rate, rng, latencies
+
+    async def run(self):
+        while True:
+            arrived = await self.queue.get()
+            await self.timeout(self.rng.expovariate(self.rate))
+            self.latencies.append(self.now - arrived)
+
+
+def minimal_asimpy(customers: int = CUSTOMERS, rho: float = RHO, seed: int = 1) -> int:
+    """The smallest asimpy M/M/1: one source, one server, one Queue, random.expovariate."""
+    env = Environment()
+    rng = random.Random(seed)
+    queue = Queue(env)
+    latencies: list[float] = []
+    _Source(env, queue, rho, customers, rng)
+    _Server(env, queue, 1.0, rng, latencies)
+    env.run()
+    return len(latencies)
+
+
+def minimal_simpy(customers: int = CUSTOMERS, rho: float = RHO, seed: int = 1) -> int:
+    """The same M/M/1 in SimPy, with a Store."""
+    import simpy
+
+    env = simpy.Environment()
+    rng = random.Random(seed)
+    store = simpy.Store(env)
+    latencies: list[float] = []
+
+    def source():
+        for _ in range(customers):
+            yield env.timeout(rng.expovariate(rho))
+            yield store.put(env.now)
+
+    def server():
+        while True:
+            arrived = yield store.get()
+            yield env.timeout(rng.expovariate(1.0))
+            latencies.append(env.now - arrived)
+
+    env.process(source())
+    env.process(server())
+    env.run()
+    return len(latencies)
