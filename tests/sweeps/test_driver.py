@@ -59,15 +59,22 @@ def test_running_again_computes_nothing_and_fresh_starts_over(write_spec, result
     assert sweep_of(spec, results, workers=2, fresh=True).computed == 24
 
 
-def test_dask_local_cluster_gives_the_local_pools_table(write_spec, tmp_path):
+def test_dask_gives_the_local_pools_table(write_spec, tmp_path):
+    """On a new LocalCluster, and on an existing scheduler given by its address."""
+    from dask.distributed import LocalCluster
+
     spec = write_spec()
     local = sweep_of(spec, tmp_path / "local", workers=2)
     dask = sweep_of(spec, tmp_path / "dask", workers=2, dask="local")
-    pd.testing.assert_frame_equal(local.runs.drop(columns=WALL), dask.runs.drop(columns=WALL))
-    pd.testing.assert_frame_equal(
-        pd.read_parquet(tmp_path / "local/small/backlog.parquet"),
-        pd.read_parquet(tmp_path / "dask/small/backlog.parquet"),
-    )
+    with LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None) as cluster:
+        remote = sweep_of(spec, tmp_path / "remote", dask=cluster.scheduler_address)
+    assert json.loads((tmp_path / "remote/small/manifest.json").read_text())["backend"].startswith("dask scheduler tcp://")
+    for other, folder in [(dask, "dask"), (remote, "remote")]:
+        pd.testing.assert_frame_equal(local.runs.drop(columns=WALL), other.runs.drop(columns=WALL))
+        pd.testing.assert_frame_equal(
+            pd.read_parquet(tmp_path / "local/small/backlog.parquet"),
+            pd.read_parquet(tmp_path / f"{folder}/small/backlog.parquet"),
+        )
 
 
 def test_a_failing_cell_is_recorded_and_the_others_finish(write_spec, results):
