@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import platform
-import shutil
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -20,7 +19,7 @@ from tqdm import tqdm
 
 from .backends import backend, default_workers
 from .spec import Cell, Run, SweepSpec
-from .store import ResultStore
+from .store import ResultStore, write_atomically
 from .task import run_batch, run_scenario
 
 
@@ -51,7 +50,8 @@ def run_sweep(
     cells = sweep.cells()
     store = ResultStore(Path(results) / sweep.name)
     store.prepare(fresh)
-    shutil.copyfile(spec_path, store.folder / "spec.toml")
+    spec_text = Path(spec_path).read_bytes()
+    write_atomically(store.folder / "spec.toml", lambda p: p.write_bytes(spec_text))
     pool, backend_name = backend(dask, workers)
     manifest = _manifest(sweep, spec_path, backend_name, workers)
 
