@@ -26,10 +26,17 @@ def _save(fig, folder: Path, name: str) -> Path:
     return path
 
 
-def _lines(ax, data: pd.DataFrame, x: str, metric: str, hue: str | None, palette) -> None:
+def _colors(data: pd.DataFrame, hue: str | None, name: str) -> dict:
+    """One colour per value of `hue`, the same in every facet."""
+    values = sorted(data[hue].unique()) if hue else [None]
+    return dict(zip(values, sns.color_palette(name, len(values))))
+
+
+def _lines(ax, data: pd.DataFrame, x: str, metric: str, hue: str | None, colors: dict) -> None:
     """Mean of `metric` against `x`, one line per `hue`, with its 95% interval as a band."""
     groups = data.groupby(hue, sort=True) if hue else [(None, data)]
-    for (value, group), color in zip(groups, palette):
+    for value, group in groups:
+        color = colors[value]
         group = group.sort_values(x)
         label = None if hue is None else f"{value}"
         ax.plot(group[x], group[f"{metric}_mean"], marker="o", ms=4, color=color, label=label)
@@ -56,7 +63,7 @@ def _metric_grid(data: pd.DataFrame, varied: list[str], x: str, rows: list[tuple
     hue = hue if hue in varied else None
     column = "dispatch" if "dispatch" in varied else None
     facets = _facets(data, column)
-    palette = sns.color_palette("viridis", data[hue].nunique() if hue else 1)
+    palette = _colors(data, hue, "viridis")
     fig, axes = plt.subplots(len(rows), len(facets), figsize=(5.5 * len(facets) + 1.5, 3.9 * len(rows)),
                              sharex=True, sharey="row", squeeze=False, layout="constrained")
     for j, (policy, subset) in enumerate(facets):
@@ -134,7 +141,11 @@ def acknowledgment_costs(runs: pd.DataFrame, varied: list[str], folder: Path) ->
     x = axes_fields[0]
     hue = axes_fields[1] if len(axes_fields) > 1 else None
     data = runs[~runs["idempotent"]] if "idempotent" in varied else runs
-    copies = data["published"] * data["subscribers"] * data["topics"]
+    # Other varied fields would be pooled into one interval: hold them at their first value.
+    held = {f: sorted(data[f].unique())[0] for f in varied if f not in (x, hue, "idempotent")}
+    for f, value in held.items():
+        data = data[data[f] == value]
+    copies = data["published"] * data["subscribers"]  # published counts every topic's messages
     rows = []
     keys = [x] + ([hue] if hue else [])
     for key, group in data.assign(**{m: data[m] / copies for m, _ in ACK_COSTS}).groupby(keys):
@@ -145,7 +156,7 @@ def acknowledgment_costs(runs: pd.DataFrame, varied: list[str], folder: Path) ->
             row.update({f"{metric}_mean": mean, f"{metric}_ci_low": low, f"{metric}_ci_high": high})
         rows.append(row)
     summary = pd.DataFrame(rows)
-    palette = sns.color_palette("rocket_r", summary[hue].nunique() if hue else 1)
+    palette = _colors(summary, hue, "rocket_r")
     fig, axes = plt.subplots(1, 3, figsize=(16, 4.4), squeeze=False, layout="constrained")
     for ax, (metric, label) in zip(axes[0], ACK_COSTS):
         _lines(ax, summary, x, metric, hue, palette)
@@ -162,8 +173,9 @@ def acknowledgment_costs(runs: pd.DataFrame, varied: list[str], folder: Path) ->
         ax.set_title(label)
     if hue:
         _legend_outside(fig, axes[0, 0], hue.replace("_", " "))
+    at = "".join(f", {f.replace('_', ' ')} = {v}" for f, v in held.items())
     fig.suptitle("Short timeouts cost duplicates; failures cost redeliveries and dead letters\n"
-                 "bands: 95% intervals over replications", fontsize=12)
+                 f"bands: 95% intervals over replications{at}", fontsize=12)
     return _save(fig, folder, "ack_costs")
 
 

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from sweeps.store import write_atomically as _write
+
 from . import figures, stats
 from .results import Results
 
@@ -50,6 +52,8 @@ def _table(frame: pd.DataFrame) -> str:
 
 
 def _with_interval(summary: pd.DataFrame, varied: list[str]) -> pd.DataFrame:
+    if summary.empty:
+        return summary
     shown = summary[["cell", *varied, "rho", "replications"]].copy()
     for metric, label in SHOWN:
         if summary[f"{metric}_mean"].abs().sum() == 0:
@@ -67,11 +71,7 @@ def _with_interval(summary: pd.DataFrame, varied: list[str]) -> pd.DataFrame:
 def _capacity_text(answer: pd.DataFrame) -> str:
     if answer.empty:
         return "<p><em>The sweep does not vary group size, so there is no capacity answer.</em></p>"
-    shown = answer.copy()
-    shown["smallest group meeting the target"] = [
-        "none in the sweep" if pd.isna(g) else str(int(g)) for g in shown.pop("group_size")
-    ]
-    return _table(shown)
+    return _table(answer.rename(columns={"answer": "smallest group meeting the target"}))
 
 
 def _figure(name: str, path: Path) -> str:
@@ -95,14 +95,16 @@ figcaption { font-size: 0.9em; color: #444; }
 def build(results: Results, slo_p99: float | None = None) -> Path:
     """Write summary.csv, summary.parquet, paired.csv, capacity.csv, figures/ and report.html; return the report."""
     folder, runs, varied = results.folder, results.runs, results.varied
+    for stale in (folder / "figures").glob("*.png"):  # from an earlier sweep of this name
+        stale.unlink()
     summary = stats.summarize(runs, varied)
-    summary.to_csv(folder / "summary.csv", index=False)
-    summary.to_parquet(folder / "summary.parquet", index=False)
     comparisons = pd.concat([stats.paired(runs, varied, f) for f in ("group_size", "dispatch")], ignore_index=True)
-    comparisons.to_csv(folder / "paired.csv", index=False)
-    answer = stats.capacity(summary, varied, slo_p99)
-    answer.to_csv(folder / "capacity.csv", index=False)
-    drawn = figures.draw_all(runs, summary, results.backlog(), varied, folder / "figures")
+    answer = stats.capacity(summary, varied, slo_p99, results.planned("group_size"))
+    _write(folder / "summary.csv", lambda p: summary.to_csv(p, index=False))
+    _write(folder / "summary.parquet", lambda p: summary.to_parquet(p, index=False))
+    _write(folder / "paired.csv", lambda p: comparisons.to_csv(p, index=False))
+    _write(folder / "capacity.csv", lambda p: answer.to_csv(p, index=False))
+    drawn = figures.draw_all(runs, summary, results.backlog(), varied, folder / "figures") if len(runs) else {}
 
     target = f"{slo_p99:g} s" if slo_p99 is not None else "ten mean service times"
     failed = ""
@@ -140,5 +142,5 @@ run by run: the paired interval is usually much narrower than combining the two 
 </body></html>
 """
     path = folder / "report.html"
-    path.write_text(page)
+    _write(path, lambda p: p.write_text(page))
     return path

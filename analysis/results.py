@@ -33,6 +33,13 @@ class Results:
         fields = [f for f in Scenario.model_fields if f != "seed" and f in self.runs]
         return [f for f in fields if self.runs[f].nunique(dropna=False) > 1]
 
+    def planned(self, field: str) -> list | None:
+        """The values the spec gave `field` (so cells whose runs all failed still count), if it varied it."""
+        for table in ("grid", "together"):
+            if field in self.spec.get(table, {}):
+                return sorted(set(self.spec[table][field]))
+        return None
+
     def backlog(self) -> pd.DataFrame:
         return pd.read_parquet(self.folder / "backlog.parquet")
 

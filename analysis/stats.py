@@ -33,6 +33,8 @@ def interval(values) -> tuple[float, float, int, float, float]:
 def summarize(runs: pd.DataFrame, varied: list[str]) -> pd.DataFrame:
     """One row per cell: its varied fields, offered load, and for every metric
     `<metric>_mean`, `_std`, `_n`, `_ci_low`, `_ci_high`; plus `latency_theory` where a closed form applies."""
+    if runs.empty:
+        return pd.DataFrame()
     rows = []
     for cell, group in runs.groupby("cell", sort=True):
         first = group.iloc[0]
@@ -106,7 +108,7 @@ def paired(runs: pd.DataFrame, varied: list[str], field: str, metrics=PAIRED_MET
     replication and its interval comes from those differences: sharper than two
     separate intervals, whose widths are shown beside it for comparison.
     """
-    if field not in varied:
+    if field not in varied or runs.empty:
         return pd.DataFrame()
     others = [f for f in varied if f != field]
     values = sorted(runs[field].dropna().unique(), key=_sort_key)
@@ -119,11 +121,11 @@ def paired(runs: pd.DataFrame, varied: list[str], field: str, metrics=PAIRED_MET
                 continue
             for metric in metrics:
                 left, right = by_value[a][metric], by_value[b][metric]
-                both = left.index.intersection(right.index)
+                both = left.index.intersection(right.index)  # replications that ran in both cells
                 diff = (right[both] - left[both]).astype(float)
                 mean, _, n, low, high = interval(diff)
-                *_, la, ha = interval(left)
-                *_, lb, hb = interval(right)
+                *_, la, ha = interval(left[both])
+                *_, lb, hb = interval(right[both])
                 rows.append({**dict(zip(others, key)), "field": field, "from": a, "to": b, "metric": metric,
                              "difference": mean, "ci_low": low, "ci_high": high, "n": n,
                              "paired_half_width": (high - low) / 2,
@@ -135,24 +137,35 @@ def _sort_key(value):
     return (0, value) if isinstance(value, (int, float, np.number)) else (1, str(value))
 
 
-def capacity(summary: pd.DataFrame, varied: list[str], slo_p99: float | None = None) -> pd.DataFrame:
+def capacity(summary: pd.DataFrame, varied: list[str], slo_p99: float | None = None,
+             sizes: list[int] | None = None) -> pd.DataFrame:
     """For each combination of the other varied fields, the smallest group size whose
-    p99 latency interval lies wholly below the target; None if no size in the sweep does.
+    p99 latency interval lies wholly below the target.
 
+    `answer` is that size, "none in the sweep", or "unknown" when a smaller size
+    has no interval to judge (its runs failed, or it has a single replication).
+    `sizes` are the group sizes the sweep planned (default: those in `summary`).
     Without `slo_p99` the target is ten mean service times of the cell.
     """
-    if "group_size" not in varied:
+    if "group_size" not in varied or summary.empty:
         return pd.DataFrame()
+    sizes = sorted(sizes if sizes is not None else summary["group_size"].unique())
     others = [f for f in varied if f != "group_size"]
     rows = []
     for key, group in (summary.groupby(others, sort=True, dropna=False) if others else [((), summary)]):
         key = key if isinstance(key, tuple) else (key,)
-        group = group.sort_values("group_size")
+        cells = group.set_index("group_size")
         target = slo_p99 if slo_p99 is not None else 10 * float(group["service_time"].iloc[0])
-        meets = group[group["latency_p99_ci_high"] < target]
-        best = meets.iloc[0] if len(meets) else None
-        rows.append({**dict(zip(others, key)), "slo_p99": target,
-                     "group_size": int(best["group_size"]) if best is not None else None,
+        answer, best = "none in the sweep", None
+        for size in sizes:
+            high = cells["latency_p99_ci_high"].get(size, math.nan)
+            if math.isnan(high):
+                answer = f"unknown: group size {size} has no interval"
+                break
+            if high < target:
+                answer, best = str(size), cells.loc[size]
+                break
+        rows.append({**dict(zip(others, key)), "slo_p99": target, "answer": answer,
                      "latency_p99_mean": best["latency_p99_mean"] if best is not None else math.nan,
                      "latency_p99_ci_high": best["latency_p99_ci_high"] if best is not None else math.nan})
     return pd.DataFrame(rows)

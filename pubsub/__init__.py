@@ -9,4 +9,8 @@ from .metrics import COUNT_METRICS, METRICS
 from .scenario import Scenario
 from .simulation import Result, simulate
 
-__all__ = ["COUNT_METRICS", "METRICS", "Result", "Scenario", "simulate"]
+# Bump whenever a change alters what simulate returns for some scenario (and regenerate
+# tests/pubsub/golden.json in the same commit): stored sweep results are keyed by it.
+MODEL_VERSION = 1
+
+__all__ = ["COUNT_METRICS", "METRICS", "MODEL_VERSION", "Result", "Scenario", "simulate"]

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .driver import run_sweep
+from .driver import SweepError, run_sweep
 from .spec import SHIPPED, SpecError, load, resolve
 from .store import ResultStore
 
@@ -97,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         commands = {"run": cmd_run, "list": cmd_list, "where": cmd_where, "status": cmd_status}
         return commands[args.command](args)
-    except SpecError as error:
+    except (SpecError, SweepError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
 

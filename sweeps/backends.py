@@ -6,11 +6,21 @@ import os
 import signal
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from typing import Any
 
 # completed(fn, args) runs fn(arg) for each arg and yields (index of arg, result) as each finishes.
 Completed = Callable[[Callable, list[Any]], Iterator[tuple[int, Any]]]
+
+
+def worker_deaths() -> tuple[type[BaseException], ...]:
+    """Exceptions that mean a worker process died under a run (killed, or out of memory)."""
+    try:
+        from distributed import KilledWorker
+    except ImportError:
+        return (BrokenProcessPool,)
+    return (BrokenProcessPool, KilledWorker)
 
 
 def _ignore_interrupts() -> None:

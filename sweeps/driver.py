@@ -8,6 +8,7 @@ import subprocess
 import sys
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from contextlib import ExitStack
 from functools import partial
 from importlib.metadata import version
 from pathlib import Path
@@ -17,10 +18,16 @@ import pandas as pd
 from scipy import stats
 from tqdm import tqdm
 
-from .backends import backend, default_workers
+from pubsub import MODEL_VERSION
+
+from .backends import backend, default_workers, worker_deaths
 from .spec import Cell, Run, SweepSpec
 from .store import ResultStore, write_atomically
 from .task import run_batch, run_scenario
+
+
+class SweepError(RuntimeError):
+    """A sweep that cannot start; the message says why."""
 
 
 @dataclass
@@ -30,6 +37,7 @@ class Outcome:
     computed: int = 0
     failed: list[dict] = field(default_factory=list)
     interrupted: bool = False
+    crashed: bool = False
 
 
 def run_sweep(
@@ -49,10 +57,15 @@ def run_sweep(
     workers = workers or default_workers()
     cells = sweep.cells()
     store = ResultStore(Path(results) / sweep.name)
+    pool, backend_name = backend(dask, workers)
+    stack = ExitStack()
+    try:
+        completed = stack.enter_context(pool)
+    except OSError as error:  # an unreachable Dask scheduler: fail before anything is written
+        raise SweepError(f"--dask {dask}: cannot reach the scheduler: {error}") from None
     store.prepare(fresh)
     spec_text = Path(spec_path).read_bytes()
     write_atomically(store.folder / "spec.toml", lambda p: p.write_bytes(spec_text))
-    pool, backend_name = backend(dask, workers)
     manifest = _manifest(sweep, spec_path, backend_name, workers)
 
     planned = {cell.index: sweep.replications for cell in cells}
@@ -60,7 +73,7 @@ def run_sweep(
     failed_now: set[str] = set()
     bar = tqdm(total=0, unit="run", desc=sweep.name, disable=(None if progress is None else not progress))
     try:
-        with pool as completed:
+        with stack:
             while True:
                 todo = [r for r in _runs(sweep, cells, planned) if not store.done(r) and r.key not in failed_now]
                 # Longest first, so that no worker is left alone with a big run at the end.
@@ -69,16 +82,24 @@ def run_sweep(
                 bar.refresh()
                 batches = _batches(todo)
                 work = [[r.scenario.model_dump() for r in batch] for batch in batches]
-                for i, results in completed(partial(run_batch, task), work):
-                    for run, result in zip(batches[i], results):
-                        if "error" in result:
-                            store.save_error(run, result["error"] + "\n" + result["traceback"])
-                            failed_now.add(run.key)
-                        else:
-                            store.save(run, result["part"])
-                            outcome.computed += 1
-                        bar.update()
-                if sweep.precision is None or not _extend(sweep, cells, planned, store):
+                try:
+                    for i, results in completed(partial(run_batch, task), work):
+                        for run, result in zip(batches[i], results):
+                            if "error" in result:
+                                store.save_error(run, result["error"] + "\n" + result["traceback"])
+                                failed_now.add(run.key)
+                            else:
+                                store.save(run, result["part"])
+                                outcome.computed += 1
+                            bar.update()
+                except worker_deaths() as death:
+                    # We cannot tell which run took the worker down: every unfinished one is recorded.
+                    outcome.crashed = True
+                    for run in todo:
+                        if not store.done(run):
+                            store.save_error(run, f"a worker process died ({type(death).__name__}: killed, or out "
+                                                  "of memory?) before this run finished; run the sweep again to retry")
+                if outcome.crashed or sweep.precision is None or not _extend(sweep, cells, planned, store):
                     break
     except KeyboardInterrupt:
         outcome.interrupted = True
@@ -88,7 +109,8 @@ def run_sweep(
     runs = list(_runs(sweep, cells, planned))
     outcome.runs = store.consolidate(runs, sweep.varied)
     outcome.failed = [e for r in runs if (e := store.error(r)) is not None]
-    _cells_table(sweep, cells, planned, store).to_csv(store.folder / "cells.csv", index=False)
+    table = _cells_table(sweep, cells, planned, store)
+    write_atomically(store.folder / "cells.csv", lambda p: table.to_csv(p, index=False))
     store.write_json("failures.json", outcome.failed)
     manifest.update(
         finished=_now(), interrupted=outcome.interrupted, runs_planned=len(runs),
@@ -200,6 +222,7 @@ def _manifest(sweep: SweepSpec, spec_path: Path, backend_name: str, workers: int
         "python": sys.version.split()[0],
         "platform": platform.platform(),
         "asimpy": version("asimpy"),
+        "model_version": MODEL_VERSION,
         "pubsub-sweeps": version("pubsub-sweeps"),
         "git_commit": _git_commit(),
         "cells": len(sweep.cells()),

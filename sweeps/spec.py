@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import math
 import tomllib
 from dataclasses import dataclass
 from functools import cached_property
@@ -14,7 +15,7 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from pubsub import METRICS, Scenario
+from pubsub import METRICS, MODEL_VERSION, Scenario
 
 SHIPPED = Path(__file__).parent / "specs"
 SCENARIO_FIELDS = set(Scenario.model_fields)
@@ -24,6 +25,11 @@ class SpecError(ValueError):
     """A spec that cannot run; the message names the culprit."""
 
 
+MAX_REPLICATIONS = 10_000
+MAX_CELLS = 100_000
+NONDETERMINISTIC = ("wall_seconds", "sim_rate")
+
+
 class Precision(BaseModel):
     """Add replications to a cell until `metric`'s 95% interval is within `relative_half_width` of its mean."""
 
@@ -31,7 +37,7 @@ class Precision(BaseModel):
 
     metric: str
     relative_half_width: float = Field(gt=0, lt=1)
-    max_replications: int = Field(ge=2)
+    max_replications: int = Field(ge=2, le=MAX_REPLICATIONS)
     batch: int | None = Field(None, ge=1, description="replications added per round; default: replications")
 
 
@@ -40,9 +46,9 @@ class SweepSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid", strict=True)
 
-    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=100)
     description: str = ""
-    replications: int = Field(ge=1)
+    replications: int = Field(ge=1, le=MAX_REPLICATIONS)
     seed: int = Field(0, ge=0)
     scenario: dict[str, Any] = {}
     grid: dict[str, list[Any]] = {}
@@ -67,6 +73,15 @@ class SweepSpec(BaseModel):
                 raise ValueError(f"{key} has no values")
         return table
 
+    @field_validator("grid")
+    @classmethod
+    def _distinct(cls, grid: dict) -> dict:
+        for key, values in grid.items():
+            repeated = sorted({repr(v) for v in values if values.count(v) > 1})
+            if repeated:
+                raise ValueError(f"{key} repeats {', '.join(repeated)}")
+        return grid
+
     @model_validator(mode="after")
     def _consistent(self) -> SweepSpec:
         lengths = {key: len(values) for key, values in self.together.items()}
@@ -80,6 +95,8 @@ class SweepSpec(BaseModel):
         if self.precision is not None:
             if self.precision.metric not in METRICS:
                 raise ValueError(f"precision.metric: unknown metric {self.precision.metric!r}")
+            if self.precision.metric in NONDETERMINISTIC:
+                raise ValueError(f"precision.metric: {self.precision.metric} is wall-clock, not a simulated result")
             if self.precision.max_replications < self.replications:
                 raise ValueError("precision.max_replications must be at least replications")
         return self
@@ -91,8 +108,11 @@ class SweepSpec(BaseModel):
 
     def cells(self) -> list[Cell]:
         """Every cell, each with a validated scenario (seed left at 0)."""
-        crossed = [dict(zip(self.grid, combo)) for combo in itertools.product(*self.grid.values())]
         rows = [dict(zip(self.together, row)) for row in zip(*self.together.values())] or [{}]
+        count = math.prod(len(v) for v in self.grid.values()) * len(rows)
+        if count > MAX_CELLS:
+            raise SpecError(f"the grid has {count:,} cells, more than {MAX_CELLS:,}")
+        crossed = [dict(zip(self.grid, combo)) for combo in itertools.product(*self.grid.values())]
         cells = []
         for index, (a, b) in enumerate(itertools.product(crossed, rows)):
             varied = {**a, **b}
@@ -129,8 +149,8 @@ class Run:
 
     @cached_property
     def key(self) -> str:
-        """Names this run's stored result; any change to the scenario gives a new key."""
-        text = json.dumps(self.scenario.model_dump(), sort_keys=True)
+        """Names this run's stored result; a change to the scenario or the model's version gives a new key."""
+        text = json.dumps({"model": MODEL_VERSION, **self.scenario.model_dump()}, sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:20]
 
 

@@ -22,7 +22,9 @@ from pubsub import COUNT_METRICS, METRICS, Scenario
 from .spec import Run
 from .task import SUMMARY_KEY
 
-OUTPUTS = ("runs.parquet", "backlog.parquet", "cells.csv", "failures.json", "manifest.json", "spec.toml")
+OUTPUTS = ("runs.parquet", "backlog.parquet", "cells.csv", "failures.json", "manifest.json", "spec.toml",
+           # what the analysis derives from them
+           "summary.csv", "summary.parquet", "paired.csv", "capacity.csv", "report.html")
 
 
 def write_atomically(path: Path, write) -> None:
@@ -75,6 +77,7 @@ class ResultStore:
     def prepare(self, fresh: bool = False) -> None:
         if fresh:
             shutil.rmtree(self.folder / "parts", ignore_errors=True)
+            shutil.rmtree(self.folder / "figures", ignore_errors=True)
             for name in OUTPUTS:
                 (self.folder / name).unlink(missing_ok=True)
         for d in (self.runs_dir, self.errors_dir):
@@ -90,8 +93,8 @@ class ResultStore:
 
     def save(self, run: Run, part: bytes) -> None:
         """Store a finished run, encoded by `sweeps.task.encode_part`."""
-        write_atomically(self._part(run), lambda p: p.write_bytes(part))
         (self.errors_dir / f"{run.key}.json").unlink(missing_ok=True)  # an earlier failure, now fixed
+        write_atomically(self._part(run), lambda p: p.write_bytes(part))
 
     def save_error(self, run: Run, error: str) -> None:
         record = {"cell": run.cell.index, **run.cell.varied, "replication": run.replication,
@@ -102,8 +105,9 @@ class ResultStore:
         return json.loads(pq.read_schema(self._part(run)).metadata[SUMMARY_KEY])
 
     def error(self, run: Run) -> dict[str, Any] | None:
+        """The recorded failure of a run that has not since succeeded."""
         path = self.errors_dir / f"{run.key}.json"
-        return json.loads(path.read_text()) if path.exists() else None
+        return json.loads(path.read_text()) if path.exists() and not self.done(run) else None
 
     def consolidate(self, runs: list[Run], varied: list[str]) -> pd.DataFrame:
         """Write runs.parquet and backlog.parquet from the stored runs among `runs`, in cell order."""

@@ -42,6 +42,7 @@ def test_summary_tables_are_written(built, mini_results):
     assert set(paired["field"]) == {"group_size", "dispatch"}
     capacity = pd.read_csv(mini_results / "capacity.csv")
     assert len(capacity) == 3 * 2 * 2  # publish_rate × dispatch × failure_prob
+    assert set(capacity["answer"]) <= {"1", "2", "none in the sweep"}
 
 
 def test_report_is_self_contained_and_references_only_existing_files(built, mini_results):
@@ -79,3 +80,16 @@ def test_cli_writes_the_report_and_refuses_a_missing_folder(mini_results, tmp_pa
     missing = subprocess.run([sys.executable, "-m", "analysis", "report", str(tmp_path / "nothing")],
                              capture_output=True, text=True)
     assert missing.returncode == 2 and "run the sweep first" in missing.stderr
+
+
+def test_a_folder_where_every_run_failed_still_reports(mini_results, tmp_path):
+    folder = tmp_path / "mini"
+    shutil.copytree(mini_results, folder)
+    runs = pd.read_parquet(folder / "runs.parquet")
+    runs.iloc[0:0].to_parquet(folder / "runs.parquet", index=False)
+    failures = [{"cell": int(c), "replication": int(r), "seed": 1, "error": "RuntimeError: boom"}
+                for c, r in runs[["cell", "replication"]].itertuples(index=False)]
+    (folder / "failures.json").write_text(json.dumps(failures))
+    page = report.build(load(folder)).read_text()
+    assert f"{len(failures)} runs failed" in page
+    assert not list((folder / "figures").glob("*.png"))

@@ -84,10 +84,21 @@ def test_capacity_is_the_smallest_group_whose_p99_interval_is_below_target():
         values[i] = samples
     summary = stats.summarize(runs_frame(cells, values), ["publish_rate", "group_size"])
     answer = stats.capacity(summary, ["publish_rate", "group_size"], slo_p99=10.0).set_index("publish_rate")
-    assert answer.loc[1.0, "group_size"] == 4
-    assert pd.isna(answer.loc[2.0, "group_size"])
+    assert answer.loc[1.0, "answer"] == "4"
+    assert answer.loc[2.0, "answer"] == "none in the sweep"
     default = stats.capacity(summary, ["publish_rate", "group_size"])  # 10 × service_time = 10 s here
     assert default["slo_p99"].eq(10.0).all()
+
+
+def test_capacity_is_unknown_when_a_smaller_group_has_no_interval():
+    # rate 1: group 2's runs all failed (no cell), group 3 clears the target; rate 2: group 1 ran once
+    cells = {0: {"publish_rate": 1.0, "group_size": 1}, 1: {"publish_rate": 1.0, "group_size": 3},
+             2: {"publish_rate": 2.0, "group_size": 1}, 3: {"publish_rate": 2.0, "group_size": 3}}
+    values = {0: [20, 22, 21], 1: [3, 3.2, 3.1], 2: [4.0], 3: [3, 3.1, 3.2]}
+    summary = stats.summarize(runs_frame(cells, values), ["publish_rate", "group_size"])
+    answer = stats.capacity(summary, ["publish_rate", "group_size"], 10.0, sizes=[1, 2, 3]).set_index("publish_rate")
+    assert answer.loc[1.0, "answer"] == "unknown: group size 2 has no interval"
+    assert answer.loc[2.0, "answer"] == "unknown: group size 1 has no interval"
 
 
 def test_closed_forms_are_matched_only_where_they_apply():

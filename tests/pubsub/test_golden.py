@@ -1,7 +1,8 @@
 """Results must not change under refactoring or tuning: summaries pinned exactly.
 
 If a change must alter results (say, a new order of random draws), regenerate
-golden.json in the same commit and say why (see golden_scenarios.py).
+golden.json in the same commit, say why (see golden_scenarios.py), and bump
+pubsub.MODEL_VERSION so that stored sweep results are not mixed with new ones.
 """
 
 import json

@@ -8,3 +8,13 @@ def crash_one_cell_kind(fields):
     if fields["group_size"] == 2 and fields["dispatch"] == "shared":
         fields = {**fields, "publish_rate": -1.0}  # Scenario raises; run_scenario must catch it
     return run_scenario(fields)
+
+
+def die_in_one_cell_kind(fields):
+    """Like run_scenario, but the worker process is killed under group_size=2 shared cells."""
+    import os
+    import signal
+
+    if fields["group_size"] == 2 and fields["dispatch"] == "shared":
+        os.kill(os.getpid(), signal.SIGKILL)
+    return run_scenario(fields)

@@ -89,6 +89,26 @@ def test_a_failing_cell_is_recorded_and_the_others_finish(write_spec, results):
     assert sweep_of(write_spec(), results, workers=2).computed == 6
 
 
+def test_a_worker_that_dies_loses_no_finished_run_and_the_sweep_ends_cleanly(write_spec, results):
+    outcome = sweep_of(write_spec(), results, workers=2, task=failing.die_in_one_cell_kind)
+    assert outcome.crashed and outcome.failed
+    assert all("worker process died" in f["error"] for f in outcome.failed)
+    assert len(outcome.runs) + len(outcome.failed) == 24
+    assert (results / "small" / "runs.parquet").exists() and (results / "small" / "cells.csv").exists()
+    # Once the cause is gone, the same sweep completes with only the missing runs.
+    again = sweep_of(write_spec(), results, workers=2)
+    assert again.computed == len(outcome.failed) and not again.failed and len(again.runs) == 24
+
+
+def test_an_old_error_never_outlives_a_success(write_spec, results):
+    spec = write_spec()
+    sweep_of(spec, results, workers=2)
+    part = next((results / "small" / "parts" / "runs").glob("*.parquet"))
+    (results / "small" / "parts" / "errors" / f"{part.stem}.json").write_text('{"cell": 0, "error": "stale"}')
+    again = sweep_of(spec, results, workers=2)
+    assert again.computed == 0 and not again.failed
+
+
 def test_cli_exits_nonzero_with_a_short_summary_when_runs_fail(write_spec, results, monkeypatch, capsys):
     monkeypatch.setattr(cli, "run_sweep", partial(run_sweep, task=failing.crash_one_cell_kind, progress=False))
     code = cli.main(["run", str(write_spec()), "--results", str(results), "--workers", "2"])
@@ -203,3 +223,13 @@ def test_small_runs_travel_in_batches_and_big_ones_alone(write_spec):
     assert [r for b in batches for r in b] == runs
     assert all(len(b) == 1 for b in batches if _expected_copies(b[0]) >= BATCH_COPIES)
     assert len(batches[-1]) == 3  # the three short runs together
+
+
+def test_an_unreachable_dask_scheduler_fails_cleanly_before_writing(write_spec, results, capsys):
+    import dask
+
+    with dask.config.set({"distributed.comm.timeouts.connect": "1s"}):
+        code = cli.main(["run", str(write_spec()), "--results", str(results), "--dask", "tcp://127.0.0.1:9"])
+    err = capsys.readouterr().err
+    assert code == 2 and "cannot reach the scheduler" in err and "Traceback" not in err
+    assert not results.exists()

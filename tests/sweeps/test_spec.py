@@ -76,3 +76,28 @@ def test_replication_seeds_are_shared_by_all_cells_and_differ_between_replicatio
     seeds = {r: {cell.run(r, sweep.seed_for(r)).scenario.seed for cell in sweep.cells()} for r in range(3)}
     assert all(len(s) == 1 for s in seeds.values())
     assert len({s.pop() for s in seeds.values()}) == 3
+
+
+MORE = {
+    "long name": (f'name = "{"x" * 300}"\nreplications = 2\n', ["name", "100"]),
+    "repeated grid value": ('name = "x"\nreplications = 2\n[grid]\ngroup_size = [1, 2, 1]\n', ["group_size repeats 1"]),
+    "wall-clock precision": (
+        'name = "x"\nreplications = 2\n[precision]\nmetric = "wall_seconds"\nrelative_half_width = 0.05\n'
+        'max_replications = 9\n', ["wall_seconds", "wall-clock"],
+    ),
+    "too many replications": ('name = "x"\nreplications = 100000000\n', ["replications", "10000"]),
+    "too many cells": (
+        f'name = "x"\nreplications = 1\n[grid]\nkeys = {list(range(1, 401))}\npublishers = {list(range(1, 401))}\n',
+        ["160,000 cells"],
+    ),
+}
+
+
+@pytest.mark.parametrize("case", MORE)
+def test_more_bad_specs(case, write_spec, results, capsys):
+    text, culprits = MORE[case]
+    assert main(["run", str(write_spec(text)), "--results", str(results)]) == 2
+    err = capsys.readouterr().err
+    for culprit in culprits:
+        assert culprit in err
+    assert not results.exists()
