@@ -138,9 +138,12 @@ publish_rate = [0.5, 0.9]
 
 
 def start(spec: Path, results: Path) -> subprocess.Popen:
+    # A job started in the background by a non-interactive shell (as CI may be) inherits
+    # SIGINT ignored, and Python then installs no Ctrl-C handler: restore the default.
     return subprocess.Popen(
         [sys.executable, "-m", "sweeps", "run", str(spec), "--results", str(results), "--workers", "2"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
 
 
