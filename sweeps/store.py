@@ -9,18 +9,16 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from pubsub import COUNT_METRICS, METRICS, Scenario
 
 from .spec import Run
-from .task import SUMMARY_KEY
+from .task import SUMMARY_KEY, decode_part
 
 OUTPUTS = ("runs.parquet", "backlog.parquet", "cells.csv", "failures.json", "manifest.json", "spec.toml",
            # what the analysis derives from them
@@ -65,7 +63,7 @@ def metric_dtypes() -> dict[str, str]:
 class ResultStore:
     """The folder `<results>/<name>/` and what is in it.
 
-    Each finished run is one file, `parts/runs/<key>.parquet` (its backlog series,
+    Each finished run is one file, `parts/runs/<key>.arrow` (its backlog series,
     its summary in the file's metadata); a failed run is `parts/errors/<key>.json`.
     """
 
@@ -86,7 +84,7 @@ class ResultStore:
             stale.unlink(missing_ok=True)
 
     def _part(self, run: Run) -> Path:
-        return self.runs_dir / f"{run.key}.parquet"
+        return self.runs_dir / f"{run.key}.arrow"
 
     def done(self, run: Run) -> bool:
         return self._part(run).exists()
@@ -102,7 +100,8 @@ class ResultStore:
         write_atomically(self.errors_dir / f"{run.key}.json", lambda p: p.write_text(json.dumps(record)))
 
     def summary(self, run: Run) -> dict[str, Any]:
-        return json.loads(pq.read_schema(self._part(run)).metadata[SUMMARY_KEY])
+        with pa.memory_map(str(self._part(run))) as source:  # the schema holds it: no need to read the data
+            return json.loads(pa.ipc.open_file(source).schema.metadata[SUMMARY_KEY])
 
     def error(self, run: Run) -> dict[str, Any] | None:
         """The recorded failure of a run that has not since succeeded."""
@@ -112,8 +111,7 @@ class ResultStore:
     def consolidate(self, runs: list[Run], varied: list[str]) -> pd.DataFrame:
         """Write runs.parquet and backlog.parquet from the stored runs among `runs`, in cell order."""
         finished = sorted((r for r in runs if self.done(r)), key=lambda r: (r.cell.index, r.replication))
-        with ThreadPoolExecutor(max_workers=8) as pool:  # small files: opening them is most of the cost
-            tables = list(pool.map(pq.read_table, map(self._part, finished)))
+        tables = [decode_part(self._part(r)) for r in finished]
         rows = [{"cell": r.cell.index, "replication": r.replication, **json.loads(t.schema.metadata[SUMMARY_KEY])}
                 for r, t in zip(finished, tables)]
         columns = {"cell": "int64", "replication": "int64", **scenario_dtypes(), **metric_dtypes()}

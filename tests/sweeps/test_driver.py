@@ -103,7 +103,7 @@ def test_a_worker_that_dies_loses_no_finished_run_and_the_sweep_ends_cleanly(wri
 def test_an_old_error_never_outlives_a_success(write_spec, results):
     spec = write_spec()
     sweep_of(spec, results, workers=2)
-    part = next((results / "small" / "parts" / "runs").glob("*.parquet"))
+    part = next((results / "small" / "parts" / "runs").glob("*.arrow"))
     (results / "small" / "parts" / "errors" / f"{part.stem}.json").write_text('{"cell": 0, "error": "stale"}')
     again = sweep_of(spec, results, workers=2)
     assert again.computed == 0 and not again.failed
@@ -150,7 +150,7 @@ def start(spec: Path, results: Path) -> subprocess.Popen:
 def wait_for_parts(folder: Path, at_least: int, timeout: float = 60.0) -> int:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        done = len(list(folder.glob("parts/runs/*.parquet")))
+        done = len(list(folder.glob("parts/runs/*.arrow")))
         if done >= at_least:
             return done
         time.sleep(0.05)
@@ -164,7 +164,7 @@ def test_sweep_killed_with_sigkill_resumes_to_the_uninterrupted_table(write_spec
     wait_for_parts(killed / "slow", 5)
     os.killpg(process.pid, signal.SIGKILL)  # the driver and its workers, mid-write or not
     process.wait()
-    survived = len(list((killed / "slow").glob("parts/runs/*.parquet")))
+    survived = len(list((killed / "slow").glob("parts/runs/*.arrow")))
     assert 5 <= survived < 32
 
     resumed = sweep_of(spec, killed, workers=2)
