@@ -40,6 +40,3 @@ class Broker:
         for subscription in subscriptions:
             subscription.offer(message, now)
         return message
-
-    def all_subscriptions(self) -> list[Subscription]:
-        return [s for subs in self.subscriptions.values() for s in subs]

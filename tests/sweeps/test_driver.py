@@ -10,7 +10,6 @@ from functools import partial
 from pathlib import Path
 
 import pandas as pd
-import pytest
 
 import sweeps.__main__ as cli
 from pubsub import METRICS, Scenario
