@@ -63,13 +63,13 @@ def _metric_grid(data: pd.DataFrame, varied: list[str], x: str, rows: list[tuple
     hue = hue if hue in varied else None
     column = "dispatch" if "dispatch" in varied else None
     facets = _facets(data, column)
-    palette = _colors(data, hue, "viridis")
+    colors = _colors(data, hue, "viridis")
     fig, axes = plt.subplots(len(rows), len(facets), figsize=(5.5 * len(facets) + 1.5, 3.9 * len(rows)),
                              sharex=True, sharey="row", squeeze=False, layout="constrained")
     for j, (policy, subset) in enumerate(facets):
         for i, (metric, label) in enumerate(rows):
             ax = axes[i, j]
-            _lines(ax, subset, x, metric, hue, palette)
+            _lines(ax, subset, x, metric, hue, colors)
             if log_y:
                 ax.set_yscale("log")
             ax.set_ylabel(label if j == 0 else "")
@@ -108,7 +108,7 @@ def backlog_over_time(summary: pd.DataFrame, backlog: pd.DataFrame, folder: Path
         chosen = outage.sort_values("rho").iloc[np.linspace(0, len(outage) - 1, min(4, len(outage))).astype(int)]
         title = "Backlog builds while consumers are out (shaded), then drains"
     else:
-        pool = summary[summary["dispatch"] == summary["dispatch"].iloc[0]] if "dispatch" in summary else summary
+        pool = summary[summary["dispatch"] == summary["dispatch"].iloc[0]]
         targets = [0.5, 0.8, 0.95, pool["rho"].max()]
         chosen = pool.loc[list(dict.fromkeys((pool["rho"] - t).abs().idxmin() for t in targets))]
         title = "Backlog stays small at moderate load, swings widely near ρ = 1, grows without bound past it"
@@ -156,10 +156,10 @@ def acknowledgment_costs(runs: pd.DataFrame, varied: list[str], folder: Path) ->
             row.update({f"{metric}_mean": mean, f"{metric}_ci_low": low, f"{metric}_ci_high": high})
         rows.append(row)
     summary = pd.DataFrame(rows)
-    palette = _colors(summary, hue, "rocket_r")
+    colors = _colors(summary, hue, "rocket_r")
     fig, axes = plt.subplots(1, 3, figsize=(16, 4.4), squeeze=False, layout="constrained")
     for ax, (metric, label) in zip(axes[0], ACK_COSTS):
-        _lines(ax, summary, x, metric, hue, palette)
+        _lines(ax, summary, x, metric, hue, colors)
         ax.set_ylim(bottom=0)
         if not summary[f"{metric}_mean"].any():
             ax.text(0.5, 0.5, f"no {label} in this sweep", transform=ax.transAxes, ha="center", color="grey")

@@ -79,7 +79,7 @@ def cmd_status(args) -> int:
     print(f"{sweep.name} in {store.folder}")
     for cell in sweep.cells():
         n = max(planned.get(cell.index, 0), sweep.replications)
-        runs = [cell.run(r, sweep.seed_for(r)) for r in range(n)]
+        runs = sweep.runs(cell, n)
         done = sum(store.done(r) for r in runs)
         failed = sum(store.error(r) is not None for r in runs)
         pending = n - done - failed

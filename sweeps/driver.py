@@ -6,9 +6,9 @@ import math
 import platform
 import subprocess
 import sys
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from contextlib import ExitStack
 from functools import partial
 from importlib.metadata import version
 from pathlib import Path
@@ -66,7 +66,7 @@ def run_sweep(
     store.prepare(fresh)
     spec_text = Path(spec_path).read_bytes()
     write_atomically(store.folder / "spec.toml", lambda p: p.write_bytes(spec_text))
-    manifest = _manifest(sweep, spec_path, backend_name, workers)
+    manifest = _manifest(sweep, len(cells), spec_path, backend_name, workers)
 
     planned = {cell.index: sweep.replications for cell in cells}
     outcome = Outcome(store.folder, pd.DataFrame())
@@ -122,8 +122,7 @@ def run_sweep(
 
 def _runs(sweep: SweepSpec, cells: list[Cell], planned: dict[int, int]):
     for cell in cells:
-        for r in range(planned[cell.index]):
-            yield cell.run(r, sweep.seed_for(r))
+        yield from sweep.runs(cell, planned[cell.index])
 
 
 def _expected_copies(run: Run) -> float:
@@ -157,7 +156,7 @@ def _interval(values: np.ndarray) -> tuple[float, float]:
 
 def _precision(sweep: SweepSpec, cell: Cell, planned: int, store: ResultStore):
     """(values, mean, half-width) of the precision metric over a cell's stored replications."""
-    runs = [cell.run(r, sweep.seed_for(r)) for r in range(planned)]
+    runs = sweep.runs(cell, planned)
     values = np.array([store.summary(r)[sweep.precision.metric] for r in runs if store.done(r)], dtype=float)
     return (values, *_interval(values)) if len(values) else (values, math.nan, math.nan)
 
@@ -183,7 +182,7 @@ def _cells_table(sweep: SweepSpec, cells: list[Cell], planned: dict[int, int], s
     """One row per cell: its fields, replications planned and done, and the precision reached."""
     rows = []
     for cell in cells:
-        runs = [cell.run(r, sweep.seed_for(r)) for r in range(planned[cell.index])]
+        runs = sweep.runs(cell, planned[cell.index])
         row = {"cell": cell.index, **cell.varied, "replications": planned[cell.index],
                "done": sum(store.done(r) for r in runs), "failed": sum(store.error(r) is not None for r in runs)}
         if sweep.precision is not None:
@@ -211,7 +210,7 @@ def _git_commit() -> str:
     return commit + ("+uncommitted changes" if dirty else "")
 
 
-def _manifest(sweep: SweepSpec, spec_path: Path, backend_name: str, workers: int) -> dict:
+def _manifest(sweep: SweepSpec, cells: int, spec_path: Path, backend_name: str, workers: int) -> dict:
     return {
         "sweep": sweep.name,
         "spec": str(spec_path),
@@ -225,7 +224,7 @@ def _manifest(sweep: SweepSpec, spec_path: Path, backend_name: str, workers: int
         "model_version": MODEL_VERSION,
         "pubsub-sweeps": version("pubsub-sweeps"),
         "git_commit": _git_commit(),
-        "cells": len(sweep.cells()),
+        "cells": cells,
         "replications": sweep.replications,
         "seed": sweep.seed,
         "precision": sweep.precision.model_dump() if sweep.precision else None,

@@ -13,7 +13,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from pubsub import METRICS, MODEL_VERSION, Scenario
 
@@ -127,6 +134,10 @@ class SweepSpec(BaseModel):
     def seed_for(self, replication: int) -> int:
         """Replication r's seed, shared by every cell (common random numbers)."""
         return int(np.random.SeedSequence([self.seed, replication]).generate_state(1)[0])
+
+    def runs(self, cell: Cell, count: int) -> list[Run]:
+        """The cell's first `count` replications, each with its replication's seed."""
+        return [cell.run(r, self.seed_for(r)) for r in range(count)]
 
 
 @dataclass(frozen=True)

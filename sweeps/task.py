@@ -13,7 +13,7 @@ from pubsub import Scenario, simulate
 
 
 def run_scenario(fields: dict[str, Any]) -> dict[str, Any]:
-    """Simulate; return {"summary", "backlog"} or {"error", "traceback"}.
+    """Simulate; return {"part"} (the encoded run) or {"error", "traceback"}.
 
     The run comes back as one file's bytes (see `encode_part`), encoded by the
     worker so that the driver, alone and serial, only has to write them.
