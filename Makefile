@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: setup test sweep report bench bench-compare demo clean
+.PHONY: setup check test sweep report bench bench-compare demo clean
 
 SPEC ?= default
 
@@ -18,7 +18,15 @@ $(INSTALLED): pyproject.toml | $(BIN)/python
 
 setup: $(INSTALLED)
 
-test: setup
+# Lint, format and types: configured in pyproject.toml; `make test` runs it first.
+CHECKED := pubsub sweeps analysis tests benchmarks
+
+check: setup
+	$(BIN)/ruff check $(CHECKED)
+	$(BIN)/ruff format --check $(CHECKED)
+	$(BIN)/mypy
+
+test: check
 	$(BIN)/python -m pytest
 
 # Runs only what results/<name>/ lacks, then reports (also when some runs failed);

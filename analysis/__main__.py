@@ -23,7 +23,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     path = report.build(results, args.slo_p99)
-    print(f"wrote {path} and {len(list((args.folder / 'figures').glob('*.png')))} figures")
+    print(f"wrote {path} and {len(list(results.layout.figures.glob('*.png')))} figures")
     return 0
 
 

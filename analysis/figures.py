@@ -8,12 +8,12 @@ import matplotlib
 import matplotlib.ticker
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import seaborn as sns  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
 
-from .stats import interval  # noqa: E402
+from .stats import interval
 
 sns.set_theme(style="whitegrid", context="notebook")
 
@@ -38,10 +38,11 @@ def _lines(ax, data: pd.DataFrame, x: str, metric: str, hue: str | None, colors:
     for value, group in groups:
         color = colors[value]
         group = group.sort_values(x)
-        label = None if hue is None else f"{value}"
+        label = None if hue is None else str(value)
         ax.plot(group[x], group[f"{metric}_mean"], marker="o", ms=4, color=color, label=label)
-        ax.fill_between(group[x], group[f"{metric}_ci_low"], group[f"{metric}_ci_high"], color=color, alpha=0.2,
-                        linewidth=0)
+        ax.fill_between(
+            group[x], group[f"{metric}_ci_low"], group[f"{metric}_ci_high"], color=color, alpha=0.2, linewidth=0
+        )
 
 
 def _facets(summary: pd.DataFrame, column: str | None):
@@ -57,15 +58,30 @@ def _legend_outside(fig, ax, title: str) -> None:
 MAX_RHO = 1.2  # past this the queue only grows: latency measures the run's length, not the system
 
 
-def _metric_grid(data: pd.DataFrame, varied: list[str], x: str, rows: list[tuple[str, str]], hue: str | None,
-                 xlabel: str, legend: str, log_y: bool = False):
+def _metric_grid(
+    data: pd.DataFrame,
+    varied: list[str],
+    x: str,
+    rows: list[tuple[str, str]],
+    hue: str | None,
+    xlabel: str,
+    legend: str,
+    log_y: bool = False,
+):
     """A row per metric and a column per dispatch policy (if varied), a line per `hue` value."""
     hue = hue if hue in varied else None
     column = "dispatch" if "dispatch" in varied else None
     facets = _facets(data, column)
     colors = _colors(data, hue, "viridis")
-    fig, axes = plt.subplots(len(rows), len(facets), figsize=(5.5 * len(facets) + 1.5, 3.9 * len(rows)),
-                             sharex=True, sharey="row", squeeze=False, layout="constrained")
+    fig, axes = plt.subplots(
+        len(rows),
+        len(facets),
+        figsize=(5.5 * len(facets) + 1.5, 3.9 * len(rows)),
+        sharex=True,
+        sharey="row",
+        squeeze=False,
+        layout="constrained",
+    )
     for j, (policy, subset) in enumerate(facets):
         for i, (metric, label) in enumerate(rows):
             ax = axes[i, j]
@@ -86,16 +102,24 @@ def latency_against_load(summary: pd.DataFrame, varied: list[str], folder: Path)
     shown = summary[summary["rho"] <= MAX_RHO]
     if shown["rho"].nunique() < 3:
         return None
-    fig, axes = _metric_grid(shown, varied, "rho", [("latency_mean", "mean latency (s)"),
-                                                     ("latency_p99", "p99 latency (s)")],
-                             "group_size", "offered load ρ = publish rate × service time ÷ group size",
-                             "group size", log_y=True)
+    fig, axes = _metric_grid(
+        shown,
+        varied,
+        "rho",
+        [("latency_mean", "mean latency (s)"), ("latency_p99", "p99 latency (s)")],
+        "group_size",
+        "offered load ρ = publish rate × service time ÷ group size",
+        "group size",
+        log_y=True,
+    )
     for ax in axes.flat:
         ax.axvline(1.0, color="grey", ls="--", lw=1)
     hidden = int((summary["rho"] > MAX_RHO).sum())
     note = f"; {hidden} overloaded cells (ρ > {MAX_RHO}) not shown" if hidden else ""
-    fig.suptitle(f"Latency climbs steeply as offered load ρ nears 1 (dashed)\n"
-                 f"bands: 95% intervals over replications{note}", fontsize=12)
+    fig.suptitle(
+        f"Latency climbs steeply as offered load ρ nears 1 (dashed)\nbands: 95% intervals over replications{note}",
+        fontsize=12,
+    )
     return _save(fig, folder, "latency_vs_load")
 
 
@@ -150,7 +174,7 @@ def acknowledgment_costs(runs: pd.DataFrame, varied: list[str], folder: Path) ->
     keys = [x] + ([hue] if hue else [])
     for key, group in data.assign(**{m: data[m] / copies for m, _ in ACK_COSTS}).groupby(keys):
         key = key if isinstance(key, tuple) else (key,)
-        row = dict(zip(keys, key))
+        row: dict[str, object] = dict(zip(keys, key))
         for metric, _ in ACK_COSTS:
             mean, _, _, low, high = interval(group[metric])
             row.update({f"{metric}_mean": mean, f"{metric}_ci_low": low, f"{metric}_ci_high": high})
@@ -174,8 +198,11 @@ def acknowledgment_costs(runs: pd.DataFrame, varied: list[str], folder: Path) ->
     if hue:
         _legend_outside(fig, axes[0, 0], hue.replace("_", " "))
     at = "".join(f", {f.replace('_', ' ')} = {v}" for f, v in held.items())
-    fig.suptitle("Short timeouts cost duplicates; failures cost redeliveries and dead letters\n"
-                 f"bands: 95% intervals over replications{at}", fontsize=12)
+    fig.suptitle(
+        "Short timeouts cost duplicates; failures cost redeliveries and dead letters\n"
+        f"bands: 95% intervals over replications{at}",
+        fontsize=12,
+    )
     return _save(fig, folder, "ack_costs")
 
 
@@ -183,11 +210,20 @@ def throughput_and_utilization(summary: pd.DataFrame, varied: list[str], folder:
     """Throughput and consumer utilization against group size, a line per publish rate."""
     if "group_size" not in varied:
         return None
-    fig, _ = _metric_grid(summary, varied, "group_size", [("throughput", "throughput (msg/s)"),
-                                                          ("utilization", "consumer utilization (fraction busy)")],
-                          "publish_rate", "consumers in the group", "publish rate (msg/s)")
-    fig.suptitle("Throughput rises with consumers until it meets the publish rate; utilization then falls\n"
-                 "bands: 95% intervals over replications", fontsize=12)
+    fig, _ = _metric_grid(
+        summary,
+        varied,
+        "group_size",
+        [("throughput", "throughput (msg/s)"), ("utilization", "consumer utilization (fraction busy)")],
+        "publish_rate",
+        "consumers in the group",
+        "publish rate (msg/s)",
+    )
+    fig.suptitle(
+        "Throughput rises with consumers until it meets the publish rate; utilization then falls\n"
+        "bands: 95% intervals over replications",
+        fontsize=12,
+    )
     return _save(fig, folder, "throughput_utilization")
 
 
@@ -199,10 +235,20 @@ def simulated_against_theory(summary: pd.DataFrame, folder: Path) -> Path | None
     fig, ax = plt.subplots(figsize=(6.5, 5.5), layout="constrained")
     palette = dict(zip(sorted(cells["model"].unique()), sns.color_palette("tab10")))
     for model, group in cells.groupby("model"):
-        err = [group["latency_mean_mean"] - group["latency_mean_ci_low"],
-               group["latency_mean_ci_high"] - group["latency_mean_mean"]]
-        ax.errorbar(group["latency_theory"], group["latency_mean_mean"], yerr=err, fmt="o", ms=5, capsize=3,
-                    color=palette[model], label=model)
+        err = [
+            group["latency_mean_mean"] - group["latency_mean_ci_low"],
+            group["latency_mean_ci_high"] - group["latency_mean_mean"],
+        ]
+        ax.errorbar(
+            group["latency_theory"],
+            group["latency_mean_mean"],
+            yerr=err,
+            fmt="o",
+            ms=5,
+            capsize=3,
+            color=palette[model],
+            label=model,
+        )
     top = max(cells["latency_theory"].max(), cells["latency_mean_ci_high"].max()) * 1.05
     low = 0.0
     ax.plot([low, top], [low, top], color="grey", ls="--", lw=1, label="simulated = theory")
@@ -216,8 +262,9 @@ def simulated_against_theory(summary: pd.DataFrame, folder: Path) -> Path | None
     return _save(fig, folder, "theory")
 
 
-def draw_all(runs: pd.DataFrame, summary: pd.DataFrame, backlog: pd.DataFrame, varied: list[str],
-             folder: Path) -> dict[str, Path]:
+def draw_all(
+    runs: pd.DataFrame, summary: pd.DataFrame, backlog: pd.DataFrame, varied: list[str], folder: Path
+) -> dict[str, Path]:
     """Every figure that applies to this sweep, by name."""
     drawn = {
         "latency_vs_load": latency_against_load(summary, varied, folder),

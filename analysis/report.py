@@ -9,28 +9,36 @@ from pathlib import Path
 
 import pandas as pd
 
-from sweeps.store import write_atomically as _write
+from sweeps.layout import write_atomically as _write
 
 from . import figures, stats
 from .results import Results
 
-SHOWN = [("latency_mean", "mean latency (s)"), ("latency_p99", "p99 latency (s)"), ("backlog_mean", "mean backlog"),
-         ("throughput", "throughput (msg/s)"), ("utilization", "utilization"), ("redelivered", "redelivered"),
-         ("duplicates", "duplicates"), ("dropped", "dropped"), ("drain_time", "drain time (s)")]
+SHOWN = [
+    ("latency_mean", "mean latency (s)"),
+    ("latency_p99", "p99 latency (s)"),
+    ("backlog_mean", "mean backlog"),
+    ("throughput", "throughput (msg/s)"),
+    ("utilization", "utilization"),
+    ("redelivered", "redelivered"),
+    ("duplicates", "duplicates"),
+    ("dropped", "dropped"),
+    ("drain_time", "drain time (s)"),
+]
 
 CAPTIONS = {
     "latency_vs_load": "Mean (top) and p99 (bottom) latency against offered load per consumer, one line per group "
-                       "size; bands are 95% intervals over replications. Past ρ = 1 the queue grows for the whole "
-                       "run, so those latencies measure the run's length as much as the system.",
+    "size; bands are 95% intervals over replications. Past ρ = 1 the queue grows for the whole "
+    "run, so those latencies measure the run's length as much as the system.",
     "backlog_over_time": "Copies waiting, summed over the cell's queues, over simulated time for representative "
-                         "cells: each replication thin, their mean thick.",
+    "cells: each replication thin, their mean thick.",
     "ack_costs": "Redeliveries, duplicates and dead letters per published copy; bands are 95% intervals. "
-                 "Non-idempotent consumers shown: idempotent ones turn exactly these duplicates into suppressions.",
+    "Non-idempotent consumers shown: idempotent ones turn exactly these duplicates into suppressions.",
     "throughput_utilization": "First-time successful processings per second, and the fraction of time consumers "
-                              "are busy, against group size; bands are 95% intervals.",
+    "are busy, against group size; bands are 95% intervals.",
     "theory": "Each cell with a closed form (M/M/1, M/M/c for shared groups, M/D/1, E_c/M/1 for round-robin "
-              "groups): simulated mean latency with its 95% interval against theory. About one interval in twenty "
-              "misses by chance, and cells that share seeds tend to miss on the same side together.",
+    "groups): simulated mean latency with its 95% interval against theory. About one interval in twenty "
+    "misses by chance, and cells that share seeds tend to miss on the same side together.",
 }
 
 
@@ -46,8 +54,9 @@ def _table(frame: pd.DataFrame) -> str:
     if frame.empty:
         return "<p><em>Nothing to show for this sweep.</em></p>"
     head = "".join(f"<th>{html.escape(str(c))}</th>" for c in frame.columns)
-    body = "".join("<tr>" + "".join(f"<td>{_fmt(v)}</td>" for v in row) + "</tr>"
-                   for row in frame.itertuples(index=False))
+    body = "".join(
+        "<tr>" + "".join(f"<td>{_fmt(v)}</td>" for v in row) + "</tr>" for row in frame.itertuples(index=False)
+    )
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
@@ -76,8 +85,10 @@ def _capacity_text(answer: pd.DataFrame) -> str:
 
 def _figure(name: str, path: Path) -> str:
     data = base64.b64encode(path.read_bytes()).decode()
-    return (f'<figure><a href="figures/{path.name}"><img src="data:image/png;base64,{data}" alt="{name}"></a>'
-            f"<figcaption>{html.escape(CAPTIONS[name])}</figcaption></figure>")
+    return (
+        f'<figure><a href="figures/{path.name}"><img src="data:image/png;base64,{data}" alt="{name}"></a>'
+        f"<figcaption>{html.escape(CAPTIONS[name])}</figcaption></figure>"
+    )
 
 
 STYLE = """
@@ -94,27 +105,32 @@ figcaption { font-size: 0.9em; color: #444; }
 
 def build(results: Results, slo_p99: float | None = None) -> Path:
     """Write summary.csv, summary.parquet, paired.csv, capacity.csv, figures/ and report.html; return the report."""
-    folder, runs, varied = results.folder, results.runs, results.varied
-    for stale in (folder / "figures").glob("*.png"):  # from an earlier sweep of this name
+    layout, runs, varied = results.layout, results.runs, results.varied
+    for stale in layout.figures.glob("*.png"):  # from an earlier sweep of this name
         stale.unlink()
     summary = stats.summarize(runs, varied)
     comparisons = pd.concat([stats.paired(runs, varied, f) for f in ("group_size", "dispatch")], ignore_index=True)
     answer = stats.capacity(summary, varied, slo_p99, results.planned("group_size"))
-    _write(folder / "summary.csv", lambda p: summary.to_csv(p, index=False))
-    _write(folder / "summary.parquet", lambda p: summary.to_parquet(p, index=False))
-    _write(folder / "paired.csv", lambda p: comparisons.to_csv(p, index=False))
-    _write(folder / "capacity.csv", lambda p: answer.to_csv(p, index=False))
-    drawn = figures.draw_all(runs, summary, results.backlog(), varied, folder / "figures") if len(runs) else {}
+    _write(layout.summary_csv, lambda p: summary.to_csv(p, index=False))
+    _write(layout.summary_parquet, lambda p: summary.to_parquet(p, index=False))
+    _write(layout.paired, lambda p: comparisons.to_csv(p, index=False))
+    _write(layout.capacity, lambda p: answer.to_csv(p, index=False))
+    drawn = figures.draw_all(runs, summary, results.backlog(), varied, layout.figures) if len(runs) else {}
 
     target = f"{slo_p99:g} s" if slo_p99 is not None else "ten mean service times"
     failed = ""
     if results.failures:
-        lines = "".join(f"<li>cell {f['cell']}, replication {f['replication']}: {html.escape(f['error'].splitlines()[0])}</li>"
-                        for f in results.failures)
-        failed = f'<div class="warning"><p>{len(results.failures)} runs failed and are left out:</p><ul>{lines}</ul></div>'
-    manifest = pd.DataFrame([(k, v) for k, v in results.manifest.items() if not isinstance(v, dict)],
-                            columns=["", "value"])
-    spec_text = (folder / "spec.toml").read_text() if (folder / "spec.toml").exists() else "(no spec.toml)"
+        lines = "".join(
+            f"<li>cell {f['cell']}, replication {f['replication']}: {html.escape(f['error'].splitlines()[0])}</li>"
+            for f in results.failures
+        )
+        failed = (
+            f'<div class="warning"><p>{len(results.failures)} runs failed and are left out:</p><ul>{lines}</ul></div>'
+        )
+    manifest = pd.DataFrame(
+        [(k, v) for k, v in results.manifest.items() if not isinstance(v, dict)], columns=["", "value"]
+    )
+    spec_text = layout.spec.read_text() if layout.spec.exists() else "(no spec.toml)"
     page = f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>{html.escape(results.name)}: sweep report</title>
 <style>{STYLE}</style></head><body>
@@ -141,6 +157,6 @@ run by run: the paired interval is usually much narrower than combining the two 
 {_table(manifest)}
 </body></html>
 """
-    path = folder / "report.html"
+    path = layout.report
     _write(path, lambda p: p.write_text(page))
     return path

@@ -10,6 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from pubsub import Scenario
+from sweeps.layout import Layout
 
 
 @dataclass
@@ -19,6 +20,10 @@ class Results:
     spec: dict
     manifest: dict
     failures: list[dict]
+
+    @property
+    def layout(self) -> Layout:
+        return Layout(self.folder)
 
     @property
     def name(self) -> str:
@@ -41,20 +46,18 @@ class Results:
         return None
 
     def backlog(self) -> pd.DataFrame:
-        return pd.read_parquet(self.folder / "backlog.parquet")
+        return pd.read_parquet(self.layout.backlog)
 
 
 def load(folder: str | Path) -> Results:
     """Read `<results>/<name>/`; raises FileNotFoundError naming what is missing."""
-    folder = Path(folder)
-    runs_path = folder / "runs.parquet"
-    if not runs_path.exists():
-        raise FileNotFoundError(f"{runs_path} does not exist: run the sweep first (python -m sweeps run SPEC)")
-    spec_path, manifest_path, failures_path = folder / "spec.toml", folder / "manifest.json", folder / "failures.json"
+    layout = Layout(Path(folder))
+    if not layout.runs.exists():
+        raise FileNotFoundError(f"{layout.runs} does not exist: run the sweep first (python -m sweeps run SPEC)")
     return Results(
-        folder=folder,
-        runs=pd.read_parquet(runs_path),
-        spec=tomllib.loads(spec_path.read_text()) if spec_path.exists() else {},
-        manifest=json.loads(manifest_path.read_text()) if manifest_path.exists() else {},
-        failures=json.loads(failures_path.read_text()) if failures_path.exists() else [],
+        folder=layout.folder,
+        runs=pd.read_parquet(layout.runs),
+        spec=tomllib.loads(layout.spec.read_text()) if layout.spec.exists() else {},
+        manifest=json.loads(layout.manifest.read_text()) if layout.manifest.exists() else {},
+        failures=json.loads(layout.failures.read_text()) if layout.failures.exists() else [],
     )

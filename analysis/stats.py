@@ -2,32 +2,16 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from pubsub import METRICS, Scenario, theory
+from pubsub.intervals import interval
 
 SCENARIO_FIELDS = list(Scenario.model_fields)
-
-CONFIDENCE = 0.95
-
-
-def interval(values) -> tuple[float, float, int, float, float]:
-    """Mean, standard deviation, count and 95% Student-t interval of the non-missing values."""
-    x = np.asarray(values, dtype=float)
-    x = x[~np.isnan(x)]
-    n = len(x)
-    if n == 0:
-        return math.nan, math.nan, 0, math.nan, math.nan
-    mean = float(x.mean())
-    if n == 1:
-        return mean, math.nan, 1, math.nan, math.nan
-    std = float(x.std(ddof=1))
-    half = stats.t.ppf((1 + CONFIDENCE) / 2, n - 1) * std / math.sqrt(n)
-    return mean, std, n, mean - half, mean + half
 
 
 def summarize(runs: pd.DataFrame, varied: list[str]) -> pd.DataFrame:
@@ -39,12 +23,24 @@ def summarize(runs: pd.DataFrame, varied: list[str]) -> pd.DataFrame:
     for cell, group in runs.groupby("cell", sort=True):
         first = group.iloc[0]
         fixed = {f: first[f] for f in SCENARIO_FIELDS if f not in varied and f != "seed"}
-        row = {"cell": cell, **{f: first[f] for f in varied}, "rho": offered_load(first),
-               "replications": len(group), **fixed}
+        row = {
+            "cell": cell,
+            **{f: first[f] for f in varied},
+            "rho": offered_load(first),
+            "replications": len(group),
+            **fixed,
+        }
         for metric in METRICS:
             mean, std, n, low, high = interval(group[metric])
-            row.update({f"{metric}_mean": mean, f"{metric}_std": std, f"{metric}_n": n,
-                        f"{metric}_ci_low": low, f"{metric}_ci_high": high})
+            row.update(
+                {
+                    f"{metric}_mean": mean,
+                    f"{metric}_std": std,
+                    f"{metric}_n": n,
+                    f"{metric}_ci_low": low,
+                    f"{metric}_ci_high": high,
+                }
+            )
         row["latency_theory"] = closed_form(first)
         row["model"] = closed_form_name(first)
         rows.append(row)
@@ -68,9 +64,14 @@ def _never_redelivered(row) -> bool:
 
 
 def closed_form_name(row) -> str | None:
-    """Which of MODEL.md's closed forms describes this cell, if any."""
-    plain = (row["arrivals"] == "poisson" and pd.isna(row["queue_capacity"]) and _never_redelivered(row)
-             and row["outage_duration"] == 0 and offered_load(row) < 1)
+    """Which of docs/model.md's closed forms describes this cell, if any."""
+    plain = (
+        row["arrivals"] == "poisson"
+        and pd.isna(row["queue_capacity"])
+        and _never_redelivered(row)
+        and row["outage_duration"] == 0
+        and offered_load(row) < 1
+    )
     if not plain:
         return None
     c = int(row["group_size"])
@@ -113,10 +114,10 @@ def paired(runs: pd.DataFrame, varied: list[str], field: str, metrics=PAIRED_MET
     others = [f for f in varied if f != field]
     values = sorted(runs[field].dropna().unique(), key=_sort_key)
     rows = []
-    for key, group in (runs.groupby(others, sort=True, dropna=False) if others else [((), runs)]):
+    for key, group in runs.groupby(others, sort=True, dropna=False) if others else [((), runs)]:
         key = key if isinstance(key, tuple) else (key,)
         by_value = {v: g.set_index("replication") for v, g in group.groupby(field)}
-        for a, b in zip(values, values[1:]):
+        for a, b in itertools.pairwise(values):
             if a not in by_value or b not in by_value:
                 continue
             for metric in metrics:
@@ -126,10 +127,21 @@ def paired(runs: pd.DataFrame, varied: list[str], field: str, metrics=PAIRED_MET
                 mean, _, n, low, high = interval(diff)
                 *_, la, ha = interval(left[both])
                 *_, lb, hb = interval(right[both])
-                rows.append({**dict(zip(others, key)), "field": field, "from": a, "to": b, "metric": metric,
-                             "difference": mean, "ci_low": low, "ci_high": high, "n": n,
-                             "paired_half_width": (high - low) / 2,
-                             "unpaired_half_width": math.sqrt(((ha - la) / 2) ** 2 + ((hb - lb) / 2) ** 2)})
+                rows.append(
+                    {
+                        **dict(zip(others, key)),
+                        "field": field,
+                        "from": a,
+                        "to": b,
+                        "metric": metric,
+                        "difference": mean,
+                        "ci_low": low,
+                        "ci_high": high,
+                        "n": n,
+                        "paired_half_width": (high - low) / 2,
+                        "unpaired_half_width": math.sqrt(((ha - la) / 2) ** 2 + ((hb - lb) / 2) ** 2),
+                    }
+                )
     return pd.DataFrame(rows)
 
 
@@ -137,8 +149,9 @@ def _sort_key(value):
     return (0, value) if isinstance(value, (int, float, np.number)) else (1, str(value))
 
 
-def capacity(summary: pd.DataFrame, varied: list[str], slo_p99: float | None = None,
-             sizes: list[int] | None = None) -> pd.DataFrame:
+def capacity(
+    summary: pd.DataFrame, varied: list[str], slo_p99: float | None = None, sizes: list[int] | None = None
+) -> pd.DataFrame:
     """For each combination of the other varied fields, the smallest group size whose
     p99 latency interval lies wholly below the target.
 
@@ -152,7 +165,7 @@ def capacity(summary: pd.DataFrame, varied: list[str], slo_p99: float | None = N
     sizes = sorted(sizes if sizes is not None else summary["group_size"].unique())
     others = [f for f in varied if f != "group_size"]
     rows = []
-    for key, group in (summary.groupby(others, sort=True, dropna=False) if others else [((), summary)]):
+    for key, group in summary.groupby(others, sort=True, dropna=False) if others else [((), summary)]:
         key = key if isinstance(key, tuple) else (key,)
         cells = group.set_index("group_size")
         target = slo_p99 if slo_p99 is not None else 10 * float(group["service_time"].iloc[0])
@@ -165,7 +178,13 @@ def capacity(summary: pd.DataFrame, varied: list[str], slo_p99: float | None = N
             if high < target:
                 answer, best = str(size), cells.loc[size]
                 break
-        rows.append({**dict(zip(others, key)), "slo_p99": target, "answer": answer,
-                     "latency_p99_mean": best["latency_p99_mean"] if best is not None else math.nan,
-                     "latency_p99_ci_high": best["latency_p99_ci_high"] if best is not None else math.nan})
+        rows.append(
+            {
+                **dict(zip(others, key)),
+                "slo_p99": target,
+                "answer": answer,
+                "latency_p99_mean": best["latency_p99_mean"] if best is not None else math.nan,
+                "latency_p99_ci_high": best["latency_p99_ci_high"] if best is not None else math.nan,
+            }
+        )
     return pd.DataFrame(rows)

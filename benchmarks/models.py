@@ -14,13 +14,41 @@ RHO = 0.8
 # Each workload runs about CUSTOMERS deliveries.
 WORKLOADS = {
     "mm1": Scenario(publish_rate=RHO, duration=CUSTOMERS / RHO, warmup=0.0, seed=1),
-    "fanout": Scenario(topics=2, publishers=2, subscribers=3, group_size=3, dispatch="shared", publish_rate=0.7,
-                       duration=CUSTOMERS / (2 * 2 * 3 * 0.7), warmup=0.0, seed=1),
-    "acks": Scenario(publish_rate=1.2, group_size=2, dispatch="shared", service="lognormal", service_cv=1.5,
-                     ack=True, ack_timeout=3.0, failure_prob=0.1, max_deliveries=5,
-                     duration=CUSTOMERS / (1.2 / 0.9), warmup=0.0, seed=1),
-    "keyhash": Scenario(publish_rate=20.0, group_size=32, dispatch="key-hash", keys=10_000, key_skew=1.0,
-                        duration=CUSTOMERS / 20.0, warmup=0.0, seed=1),
+    "fanout": Scenario(
+        topics=2,
+        publishers=2,
+        subscribers=3,
+        group_size=3,
+        dispatch="shared",
+        publish_rate=0.7,
+        duration=CUSTOMERS / (2 * 2 * 3 * 0.7),
+        warmup=0.0,
+        seed=1,
+    ),
+    "acks": Scenario(
+        publish_rate=1.2,
+        group_size=2,
+        dispatch="shared",
+        service="lognormal",
+        service_cv=1.5,
+        ack=True,
+        ack_timeout=3.0,
+        failure_prob=0.1,
+        max_deliveries=5,
+        duration=CUSTOMERS / (1.2 / 0.9),
+        warmup=0.0,
+        seed=1,
+    ),
+    "keyhash": Scenario(
+        publish_rate=20.0,
+        group_size=32,
+        dispatch="key-hash",
+        keys=10_000,
+        key_skew=1.0,
+        duration=CUSTOMERS / 20.0,
+        warmup=0.0,
+        seed=1,
+    ),
 }
 
 

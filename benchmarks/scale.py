@@ -25,15 +25,20 @@ def one(deliveries: int) -> dict:
     summary = simulate(scenario).summary
     cpu = time.process_time() - start
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {"deliveries": summary["delivered"], "cpu_seconds": cpu,
-            "us_per_delivery": 1e6 * cpu / summary["delivered"], "peak_rss_mb": peak_mb}
+    return {
+        "deliveries": summary["delivered"],
+        "cpu_seconds": cpu,
+        "us_per_delivery": 1e6 * cpu / summary["delivered"],
+        "peak_rss_mb": peak_mb,
+    }
 
 
 def main() -> None:
     rows = []
     for size in SIZES:
-        out = subprocess.run([sys.executable, "-m", "benchmarks.scale", "--one", str(size)],
-                             capture_output=True, text=True, check=True).stdout
+        out = subprocess.run(
+            [sys.executable, "-m", "benchmarks.scale", "--one", str(size)], capture_output=True, text=True, check=True
+        ).stdout
         rows.append(json.loads(out))
     print(f"{'deliveries':>11} {'CPU s':>7} {'µs/delivery':>12} {'peak RSS MB':>12}")
     for r in rows:

@@ -1,6 +1,6 @@
 """Do two workers finish a sweep at least 1.6x faster than one? Per-run overhead decides it for small cells.
 
-    python -m benchmarks.sweep_scaling [SPEC ...]   (default: a sweep of small cells)
+python -m benchmarks.sweep_scaling [SPEC ...]   (default: a sweep of small cells)
 """
 
 from __future__ import annotations
@@ -44,8 +44,10 @@ def main(specs: list[str]) -> None:
         for spec in specs:
             one, runs = wall(Path(spec), 1)
             two, _ = wall(Path(spec), 2)
-            print(f"{load(spec).name}: {runs} runs, 1 worker {one:.1f} s, 2 workers {two:.1f} s, "
-                  f"speed-up {one / two:.2f}x ({1e3 * two / runs:.1f} ms per run with 2)")
+            print(
+                f"{load(spec).name}: {runs} runs, 1 worker {one:.1f} s, 2 workers {two:.1f} s, "
+                f"speed-up {one / two:.2f}x ({1e3 * two / runs:.1f} ms per run with 2)"
+            )
 
 
 if __name__ == "__main__":

@@ -1,16 +1,27 @@
 """A publish-subscribe message broker modelled on asimpy, behind one seeded function.
 
-    from pubsub import Scenario, simulate
-    result = simulate(Scenario(publish_rate=0.8, group_size=2, dispatch="shared"))
-    result.summary["latency_p99"]
+from pubsub import Scenario, simulate
+result = simulate(Scenario(publish_rate=0.8, group_size=2, dispatch="shared"))
+result.summary["latency_p99"]
 """
 
-from .metrics import COUNT_METRICS, METRICS
+from .metric_info import COUNT_METRICS, METRIC_INFO, METRICS, WALL_CLOCK_METRICS, MetricInfo
 from .scenario import Scenario
 from .simulation import Result, simulate
 
 # Bump whenever a change alters what simulate returns for some scenario (and regenerate
 # tests/pubsub/golden.json in the same commit): stored sweep results are keyed by it.
+# docs/model.md is the contract that such a change must keep true.
 MODEL_VERSION = 1
 
-__all__ = ["COUNT_METRICS", "METRICS", "MODEL_VERSION", "Result", "Scenario", "simulate"]
+__all__ = [
+    "COUNT_METRICS",
+    "METRICS",
+    "METRIC_INFO",
+    "MODEL_VERSION",
+    "WALL_CLOCK_METRICS",
+    "MetricInfo",
+    "Result",
+    "Scenario",
+    "simulate",
+]

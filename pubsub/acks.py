@@ -40,34 +40,34 @@ class Acknowledgments:
         self.max_deliveries = max_deliveries
         self.idempotent = idempotent
 
-    def taken(self, subscription: Subscription, copy: Copy, now: float) -> None:
+    def taken(self, now: float, subscription: Subscription, copy: Copy) -> None:
         expires = now + self.timeout
         # A raw callback sees the previous env.now, so it is given its time.
-        self._env.schedule(expires, partial(self._expire, subscription, copy, expires))
+        self._env.schedule(expires, partial(self._expire, expires, subscription, copy))
 
-    def finished(self, subscription: Subscription, copy: Copy, started: float, now: float, ok: bool) -> None:
+    def finished(self, now: float, subscription: Subscription, copy: Copy, started: float, ok: bool) -> None:
         copy.running -= 1
         recorder = subscription.recorder
         if copy.settled is None:
             if ok:
                 if copy.mailbox is not None:
-                    copy.mailbox.remove(copy, now)
-                subscription.processed(copy, started, now)
+                    copy.mailbox.remove(now, copy)
+                subscription.processed(now, copy, started)
             elif copy.doomed and copy.running == 0:
-                subscription.dead_letter(copy, now)
+                subscription.dead_letter(now, copy)
         elif ok:
             if self.idempotent:
                 recorder.suppressed += 1
             else:
                 recorder.duplicates += 1
 
-    def _expire(self, subscription: Subscription, copy: Copy, now: float) -> None:
+    def _expire(self, now: float, subscription: Subscription, copy: Copy) -> None:
         if copy.settled is not None:
             return
         if self.max_deliveries is not None and copy.deliveries >= self.max_deliveries:
             if copy.running:
                 copy.doomed = True
             else:
-                subscription.dead_letter(copy, now)
+                subscription.dead_letter(now, copy)
         else:
-            subscription.redeliver(copy, now)
+            subscription.redeliver(now, copy)

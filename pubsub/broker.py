@@ -31,12 +31,12 @@ class Broker:
                 return mailbox
         return None
 
-    def publish(self, topic: str, key: int, now: float) -> Message:
+    def publish(self, now: float, topic: str, key: int) -> Message:
         """Publish a new message at `now`: one copy offered to each subscription."""
         message = Message(next(self._ids), topic, key, now)
         self.recorder.published += 1
         subscriptions = self.subscriptions[topic]
         self.copies_offered += len(subscriptions)
         for subscription in subscriptions:
-            subscription.offer(message, now)
+            subscription.offer(now, message)
         return message

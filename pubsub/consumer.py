@@ -62,7 +62,7 @@ class Consumer(Process):
             else:
                 copy, subscription = await self._next(now)
                 now = env.now
-            subscription.taken(copy, now)
+            subscription.taken(now, copy)
             if trace is not None:
                 trace.taken(now, self, subscription, copy)
             self.busy = 1
@@ -73,7 +73,7 @@ class Consumer(Process):
             if end > warmup:
                 self.busy_time += end - (now if now > warmup else warmup)
             ok = failures is None or not next(failures)
-            subscription.finished(copy, now, end, ok)
+            subscription.finished(end, copy, now, ok)
             if trace is not None:
                 trace.finished(end, self, subscription, copy, ok)
 

@@ -57,7 +57,9 @@ def run(duration: float = 30.0, seed: int = 1, trace: PrintTrace | None = None) 
     recorder = Recorder()
     broker = Broker(recorder)
     consumers = {
-        name: Consumer(env, name, rnd.service_times("exponential", mean, 1.0, rnd.rng_for(seed, rnd.SERVICE, i)), trace=trace)
+        name: Consumer(
+            env, name, rnd.service_times("exponential", mean, 1.0, rnd.rng_for(seed, rnd.SERVICE, i)), trace=trace
+        )
         for i, (name, mean) in enumerate(SERVICES.items())
     }
     subscriptions = []
@@ -69,10 +71,11 @@ def run(duration: float = 30.0, seed: int = 1, trace: PrintTrace | None = None) 
         gaps = rnd.interarrival_times("poisson", rate, rnd.rng_for(seed, rnd.ARRIVALS, i))
         Publisher(env, name, broker, topic, gaps, trace=trace)
     env.run(until=duration)
-    summary = summarize(recorder, subscriptions, list(consumers.values()), 0.0, duration)
-    summary["copies_offered"] = broker.copies_offered
-    summary["waiting"] = {s.name: len(s.mailboxes[0]) for s in subscriptions}
-    return summary
+    return {
+        **summarize(recorder, subscriptions, list(consumers.values()), 0.0, duration),
+        "copies_offered": broker.copies_offered,
+        "waiting": {s.name: len(s.mailboxes[0]) for s in subscriptions},
+    }
 
 
 def main() -> None:

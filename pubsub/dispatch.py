@@ -10,17 +10,22 @@ from asimpy import Environment
 
 from .mailbox import Mailbox
 from .message import Copy
+from .scenario import DispatchPolicy
 
 if TYPE_CHECKING:
     from .consumer import Consumer
 
-POLICIES = ("round-robin", "shared", "least-loaded", "key-hash")
-
 
 class Dispatch:
-    """Chooses the mailbox for each copy. `peek` is `route` without side effects."""
+    """Chooses the mailbox for each copy. `peek` is `route` without side effects.
 
-    def __init__(self, mailboxes: Sequence[Mailbox]):
+    `one_queue` dispatches feed a single mailbox that the whole group reads;
+    the others give each consumer its own.
+    """
+
+    one_queue = False
+
+    def __init__(self, mailboxes: Sequence[Mailbox], consumers: Sequence[Consumer], keys: int):
         self.mailboxes = list(mailboxes)
 
     def route(self, key: int) -> Mailbox:
@@ -37,6 +42,8 @@ class Dispatch:
 class Shared(Dispatch):
     """One queue for the group; whichever consumer is idle takes the next copy."""
 
+    one_queue = True
+
     def route(self, key: int) -> Mailbox:
         return self.mailboxes[0]
 
@@ -44,8 +51,8 @@ class Shared(Dispatch):
 class RoundRobin(Dispatch):
     """Copy k goes to consumer k mod group size, into its own queue."""
 
-    def __init__(self, mailboxes: Sequence[Mailbox]):
-        super().__init__(mailboxes)
+    def __init__(self, mailboxes: Sequence[Mailbox], consumers: Sequence[Consumer], keys: int):
+        super().__init__(mailboxes, consumers, keys)
         self._next = 0
 
     def route(self, key: int) -> Mailbox:
@@ -64,12 +71,12 @@ class RoundRobin(Dispatch):
 class LeastLoaded(Dispatch):
     """To the consumer with the fewest copies waiting plus in service; lowest index on ties."""
 
-    def __init__(self, mailboxes: Sequence[Mailbox], consumers: Sequence[Consumer]):
-        super().__init__(mailboxes)
+    def __init__(self, mailboxes: Sequence[Mailbox], consumers: Sequence[Consumer], keys: int):
+        super().__init__(mailboxes, consumers, keys)
         self._pairs = list(zip(self.mailboxes, consumers))
 
     def route(self, key: int) -> Mailbox:
-        best, best_load = None, None
+        best, best_load = self._pairs[0][0], None
         for mailbox, consumer in self._pairs:
             load = len(mailbox.items) + consumer.busy
             if best_load is None or load < best_load:
@@ -85,8 +92,8 @@ class KeyHash(Dispatch):
     standard-queue semantics, not Kafka's replay from the last committed offset).
     """
 
-    def __init__(self, mailboxes: Sequence[Mailbox], keys: int):
-        super().__init__(mailboxes)
+    def __init__(self, mailboxes: Sequence[Mailbox], consumers: Sequence[Consumer], keys: int):
+        super().__init__(mailboxes, consumers, keys)
         self._by_key = [self.mailboxes[partition(key, len(self.mailboxes))] for key in range(keys)]
 
     def route(self, key: int) -> Mailbox:
@@ -98,21 +105,28 @@ def partition(key: int, partitions: int) -> int:
     return zlib.crc32(str(key).encode()) % partitions
 
 
+# Every value of the Scenario's `dispatch` field, and the class that implements it.
+POLICIES: dict[DispatchPolicy, type[Dispatch]] = {
+    "round-robin": RoundRobin,
+    "shared": Shared,
+    "least-loaded": LeastLoaded,
+    "key-hash": KeyHash,
+}
+
+
 def make_dispatch(
-    policy: str,
+    policy: DispatchPolicy,
     env: Environment,
     consumers: Sequence[Consumer],
     capacity: int | None,
     keys: int,
 ) -> Dispatch:
     """Mailboxes for a group under `policy`, and the dispatch that fills them."""
-    if policy == "shared":
-        return Shared([Mailbox(env, capacity)])
-    mailboxes = [Mailbox(env, capacity, consumer=i) for i in range(len(consumers))]
-    if policy == "round-robin":
-        return RoundRobin(mailboxes)
-    if policy == "least-loaded":
-        return LeastLoaded(mailboxes, consumers)
-    if policy == "key-hash":
-        return KeyHash(mailboxes, keys)
-    raise ValueError(f"dispatch: unknown policy {policy!r}; choose from {', '.join(POLICIES)}")
+    if policy not in POLICIES:
+        raise ValueError(f"dispatch: unknown policy {policy!r}; choose from {', '.join(POLICIES)}")
+    kind = POLICIES[policy]
+    if kind.one_queue:
+        mailboxes = [Mailbox(env, capacity)]
+    else:
+        mailboxes = [Mailbox(env, capacity, consumer=i) for i in range(len(consumers))]
+    return kind(mailboxes, consumers, keys)

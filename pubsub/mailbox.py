@@ -37,7 +37,7 @@ class Mailbox:
     def is_full(self) -> bool:
         return self.capacity is not None and len(self.items) >= self.capacity
 
-    def put(self, copy: Copy, now: float) -> None:
+    def put(self, now: float, copy: Copy) -> None:
         """Add a copy at time `now`, handing it straight to a waiting consumer if any."""
         if not self.paused:
             getters = self._getters
@@ -77,7 +77,7 @@ class Mailbox:
         copy.mailbox = self
         self.entered.append(self._env.now)
 
-    def remove(self, copy: Copy, now: float) -> None:
+    def remove(self, now: float, copy: Copy) -> None:
         """Withdraw a waiting copy (it was acknowledged meanwhile)."""
         self.items.remove(copy)
         copy.mailbox = None
@@ -96,8 +96,9 @@ class Mailbox:
         return self._room
 
     def _release_room(self) -> None:
-        if not self.is_full():
-            room, self._room = self._room, None
+        room = self._room
+        if room is not None and not self.is_full():
+            self._room = None
             room.succeed()
 
     def pause(self) -> None:

@@ -1,4 +1,4 @@
-"""Reduce what a run logged to MODEL.md's metrics, once, with numpy."""
+"""Reduce what a run logged to the metrics of `metric_info`, once, with numpy."""
 
 from __future__ import annotations
 
@@ -10,18 +10,9 @@ import pandas as pd
 
 from .consumer import Consumer
 from .mailbox import Mailbox
+from .metric_info import QUANTILES
 from .recorder import Recorder
 from .subscription import Subscription
-
-QUANTILES = {"latency_p50": 0.5, "latency_p95": 0.95, "latency_p99": 0.99, "latency_p999": 0.999}
-
-# Every metric a run reports, in the order of its summary (MODEL.md's names).
-METRICS = (
-    *Recorder.COUNTS, "backlog_final", "in_flight_final",
-    "latency_mean", *QUANTILES, "latency_max", "wait_mean", "backlog_mean", "backlog_max",
-    "throughput", "utilization", "drain_time", "wall_seconds", "sim_rate",
-)
-COUNT_METRICS = (*Recorder.COUNTS, "backlog_final", "in_flight_final", "backlog_max")
 
 
 def summarize(
@@ -32,7 +23,7 @@ def summarize(
     duration: float,
     outage: tuple[Subscription, float, float] | None = None,
 ) -> dict[str, float]:
-    """Every metric of MODEL.md but the wall-clock ones, for a run that ended at `duration`."""
+    """Every metric but the wall-clock ones, for a run that ended at `duration`."""
     mailboxes = [m for s in subscriptions for m in s.mailboxes]
     metrics: dict[str, float] = dict(recorder.counts())
     metrics["backlog_final"] = sum(len(m) for m in mailboxes)
@@ -84,7 +75,7 @@ def _backlog(mailboxes: Sequence[Mailbox], warmup: float, duration: float) -> di
     peaks = np.concatenate(([warmup], entered[entered > warmup]))
     return {
         "backlog_mean": float(area) / (duration - warmup),
-        "backlog_max": int(_depth(entered, left, peaks).max()),
+        "backlog_max": _depth(entered, left, peaks).max().item(),
     }
 
 
@@ -109,13 +100,15 @@ def _drain_time(subscription: Subscription, start: float, length: float, duratio
 
 def backlog_series(subscriptions: Sequence[Subscription], interval: float, duration: float) -> pd.DataFrame:
     """Copies waiting in each mailbox, sampled every `interval` seconds from 0 to `duration`."""
-    times = interval * np.arange(int(math.floor(duration / interval + 1e-9)) + 1)
+    times = interval * np.arange(math.floor(duration / interval + 1e-9) + 1)
     owners = [(s.name, m) for s in subscriptions for m in s.mailboxes]
     # A single mailbox logs its times in order, so no sorting is needed here.
     depths = [_depth(np.frombuffer(m.entered), np.frombuffer(m.left), times) for _, m in owners]
-    return pd.DataFrame({
-        "time": np.tile(times, len(owners)),
-        "subscription": np.repeat([name for name, _ in owners], len(times)),
-        "consumer": np.repeat([m.consumer for _, m in owners], len(times)),
-        "depth": np.concatenate(depths),
-    })
+    return pd.DataFrame(
+        {
+            "time": np.tile(times, len(owners)),
+            "subscription": np.repeat([name for name, _ in owners], len(times)),
+            "consumer": np.repeat([m.consumer for _, m in owners], len(times)),
+            "depth": np.concatenate(depths),
+        }
+    )

@@ -40,6 +40,6 @@ class Publisher(Process):
             key = next(keys)
             while can_block and (full := broker.full_mailbox(topic, key)) is not None:
                 await full.room()
-            message = broker.publish(topic, key, env.now)
+            message = broker.publish(env.now, topic, key)
             if trace is not None:
                 trace.published(env.now, self.name, message)

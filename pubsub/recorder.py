@@ -4,7 +4,7 @@ from array import array
 
 
 class Recorder:
-    """Counters for MODEL.md's count metrics, and one row per copy's first success.
+    """Counters for the count metrics a run tallies as it goes, and one row per copy's first success.
 
     The rows (publish, start of the successful attempt, completion) are reduced
     to latency and throughput once, at the end of the run.
@@ -21,9 +21,15 @@ class Recorder:
         "dead_lettered",
     )
 
-    def __init__(self):
-        for name in self.COUNTS:
-            setattr(self, name, 0)
+    def __init__(self) -> None:
+        self.published = 0
+        self.delivered = 0
+        self.processed = 0
+        self.redelivered = 0
+        self.duplicates = 0
+        self.suppressed = 0
+        self.dropped = 0
+        self.dead_lettered = 0
         self.published_at = array("d")
         self.started_at = array("d")
         self.finished_at = array("d")

@@ -70,9 +70,7 @@ class Scenario(BaseModel):
                 "a failed copy would vanish uncounted"
             )
         if self.outage_duration > 0 and self.outage_start >= self.duration:
-            raise ValueError(
-                f"outage_start ({self.outage_start}) must be less than duration ({self.duration})"
-            )
+            raise ValueError(f"outage_start ({self.outage_start}) must be less than duration ({self.duration})")
         return self
 
     @property

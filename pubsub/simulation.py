@@ -12,6 +12,7 @@ from . import randomness as rnd
 from .acks import Acknowledgments
 from .broker import Broker
 from .consumer import Consumer
+from .metric_info import METRICS
 from .metrics import backlog_series, summarize
 from .outage import Outage
 from .publisher import Publisher
@@ -54,8 +55,12 @@ def build(env: Environment, scenario: Scenario, trace: Trace | None = None) -> M
                 Consumer(
                     env,
                     f"{topic}/s{g}/c{i}",
-                    rnd.service_times(s.service, s.service_time, s.service_cv, rnd.rng_for(s.seed, rnd.SERVICE, t, g, i)),
-                    rnd.failures(s.failure_prob, rnd.rng_for(s.seed, rnd.FAILURES, t, g, i)) if s.failure_prob > 0 else None,
+                    rnd.service_times(
+                        s.service, s.service_time, s.service_cv, rnd.rng_for(s.seed, rnd.SERVICE, t, g, i)
+                    ),
+                    rnd.failures(s.failure_prob, rnd.rng_for(s.seed, rnd.FAILURES, t, g, i))
+                    if s.failure_prob > 0
+                    else None,
                     warmup=s.warmup,
                     trace=trace,
                 )
@@ -63,17 +68,29 @@ def build(env: Environment, scenario: Scenario, trace: Trace | None = None) -> M
             ]
             acks = Acknowledgments(env, s.ack_timeout, s.max_deliveries, s.idempotent) if s.ack else None
             subscription = Subscription(
-                env, f"{topic}/s{g}", topic, group, recorder,
-                dispatch=s.dispatch, capacity=s.queue_capacity, overflow=s.overflow,
-                acks=acks, keys=s.keys, trace=trace,
+                env,
+                f"{topic}/s{g}",
+                topic,
+                group,
+                recorder,
+                dispatch=s.dispatch,
+                capacity=s.queue_capacity,
+                overflow=s.overflow,
+                acks=acks,
+                keys=s.keys,
+                trace=trace,
             )
             broker.subscribe(subscription)
             model.subscriptions.append(subscription)
             model.consumers.extend(group)
         for p in range(s.publishers):
             gaps = rnd.interarrival_times(
-                s.arrivals, s.publish_rate, rnd.rng_for(s.seed, rnd.ARRIVALS, t, p),
-                phase=(p + 1) / s.publishers, burst_factor=s.burst_factor, burst_length=s.burst_length,
+                s.arrivals,
+                s.publish_rate,
+                rnd.rng_for(s.seed, rnd.ARRIVALS, t, p),
+                phase=(p + 1) / s.publishers,
+                burst_factor=s.burst_factor,
+                burst_length=s.burst_length,
             )
             keys = rnd.keys(s.keys, s.key_skew, rnd.rng_for(s.seed, rnd.KEYS, t, p)) if uses_keys else None
             model.publishers.append(Publisher(env, f"{topic}/p{p}", broker, topic, gaps, keys, trace))
@@ -98,4 +115,5 @@ def simulate(scenario: Scenario, trace: Trace | None = None) -> Result:
     wall = time.perf_counter() - started
     metrics["wall_seconds"] = wall
     metrics["sim_rate"] = metrics["delivered"] / wall if wall > 0 else float("nan")
-    return Result({**scenario.model_dump(), **metrics}, backlog)
+    # The registry's order, and a KeyError here if a metric were never computed.
+    return Result({**scenario.model_dump(), **{name: metrics[name] for name in METRICS}}, backlog)

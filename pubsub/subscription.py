@@ -12,6 +12,7 @@ from .dispatch import make_dispatch
 from .mailbox import Mailbox
 from .message import Copy, Message
 from .recorder import Recorder
+from .scenario import DispatchPolicy
 
 if TYPE_CHECKING:
     from .consumer import Consumer
@@ -33,7 +34,7 @@ class Subscription:
         topic: str,
         consumers: Sequence[Consumer],
         recorder: Recorder,
-        dispatch: str = "shared",
+        dispatch: DispatchPolicy = "shared",
         capacity: int | None = None,
         overflow: str = "drop",
         acks: Acknowledgments | None = None,
@@ -69,15 +70,15 @@ class Subscription:
                 return mailbox
         return None
 
-    def offer(self, message: Message, now: float) -> None:
+    def offer(self, now: float, message: Message) -> None:
         """Admit a new copy of `message`, or drop it if its mailbox is full."""
         mailbox = self.dispatch.route(message.key)
         if mailbox.is_full():
             self.recorder.dropped += 1
             return
-        mailbox.put(Copy(message, mailbox), now)
+        mailbox.put(now, Copy(message, mailbox))
 
-    def taken(self, copy: Copy, now: float) -> None:
+    def taken(self, now: float, copy: Copy) -> None:
         """A consumer has taken `copy` at `now`: one delivery."""
         recorder = self.recorder
         recorder.delivered += 1
@@ -87,29 +88,29 @@ class Subscription:
             recorder.redelivered += 1
         self.in_flight.add(copy)
         if self.acks is not None:
-            self.acks.taken(self, copy, now)
+            self.acks.taken(now, self, copy)
 
-    def finished(self, copy: Copy, started: float, now: float, ok: bool) -> None:
+    def finished(self, now: float, copy: Copy, started: float, ok: bool) -> None:
         """An attempt on `copy` that began at `started` ended at `now`, successfully or not."""
         if self.acks is None:
             copy.running -= 1
-            self.processed(copy, started, now)
+            self.processed(now, copy, started)
         else:
-            self.acks.finished(self, copy, started, now, ok)
+            self.acks.finished(now, self, copy, started, ok)
 
-    def processed(self, copy: Copy, started: float, now: float) -> None:
+    def processed(self, now: float, copy: Copy, started: float) -> None:
         copy.settled = "processed"
         self.in_flight.discard(copy)
         self.recorder.first_success(copy.message.published_at, started, now)
 
-    def redeliver(self, copy: Copy, now: float) -> None:
+    def redeliver(self, now: float, copy: Copy) -> None:
         """Put an unacknowledged copy back; it was admitted once, so capacity does not apply."""
         self.in_flight.discard(copy)
-        self.dispatch.redeliver(copy).put(copy, now)
+        self.dispatch.redeliver(copy).put(now, copy)
         if self.trace is not None:
             self.trace.requeued(now, self, copy)
 
-    def dead_letter(self, copy: Copy, now: float) -> None:
+    def dead_letter(self, now: float, copy: Copy) -> None:
         copy.settled = "dead"
         self.in_flight.discard(copy)
         self.recorder.dead_lettered += 1

@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from .driver import SweepError, run_sweep
+from .layout import Layout
 from .spec import SHIPPED, SpecError, load, resolve
 from .store import ResultStore
 
@@ -26,7 +27,9 @@ def parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run a sweep (only what is missing, unless --fresh)")
     run.add_argument("spec", help="a spec file, or the name of a shipped spec (see `list`)")
     run.add_argument("--workers", type=positive, help="worker processes (default: one per core)")
-    run.add_argument("--dask", metavar="local|ADDRESS", help="run on a new Dask LocalCluster, or the scheduler at ADDRESS")
+    run.add_argument(
+        "--dask", metavar="local|ADDRESS", help="run on a new Dask LocalCluster, or the scheduler at ADDRESS"
+    )
     run.add_argument("--results", type=Path, default=Path("results"), help="results root (default: results/)")
     run.add_argument("--fresh", action="store_true", help="discard stored results of this sweep first")
     sub.add_parser("list", help="list the shipped specs")
@@ -48,7 +51,7 @@ def cmd_run(args) -> int:
         print("interrupted: finished runs are kept; run the same command again to resume", file=sys.stderr)
         return 130
     if outcome.failed:
-        print(f"{len(outcome.failed)} runs failed (details in {outcome.folder / 'failures.json'}):", file=sys.stderr)
+        print(f"{len(outcome.failed)} runs failed (details in {Layout(outcome.folder).failures}):", file=sys.stderr)
         for failure in outcome.failed[:10]:
             fields = {k: v for k, v in failure.items() if k not in ("error", "cell")}
             print(f"  cell {failure['cell']} {fields}: {failure['error'].splitlines()[0]}", file=sys.stderr)
@@ -71,8 +74,8 @@ def cmd_where(args) -> int:
 def cmd_status(args) -> int:
     sweep = load(args.spec)
     store = ResultStore(args.results / sweep.name)
-    cells_csv = store.folder / "cells.csv"
-    planned = {}
+    cells_csv = store.layout.cells
+    planned: dict[int, int] = {}
     if cells_csv.exists():
         planned = dict(pd.read_csv(cells_csv)[["cell", "replications"]].itertuples(index=False))
     totals = {"done": 0, "failed": 0, "pending": 0}

@@ -8,21 +8,22 @@ import subprocess
 import sys
 from contextlib import ExitStack
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import partial
 from importlib.metadata import version
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 from tqdm import tqdm
 
 from pubsub import MODEL_VERSION
+from pubsub.intervals import interval
 
 from .backends import backend, default_workers, worker_deaths
+from .layout import write_atomically, write_json
 from .spec import Cell, Run, SweepSpec
-from .store import ResultStore, write_atomically
+from .store import ResultStore
 from .task import run_batch, run_scenario
 
 
@@ -65,7 +66,7 @@ def run_sweep(
         raise SweepError(f"--dask {dask}: cannot reach the scheduler: {error}") from None
     store.prepare(fresh)
     spec_text = Path(spec_path).read_bytes()
-    write_atomically(store.folder / "spec.toml", lambda p: p.write_bytes(spec_text))
+    write_atomically(store.layout.spec, lambda p: p.write_bytes(spec_text))
     manifest = _manifest(sweep, len(cells), spec_path, backend_name, workers)
 
     planned = {cell.index: sweep.replications for cell in cells}
@@ -83,8 +84,8 @@ def run_sweep(
                 batches = _batches(todo)
                 work = [[r.scenario.model_dump() for r in batch] for batch in batches]
                 try:
-                    for i, results in completed(partial(run_batch, task), work):
-                        for run, result in zip(batches[i], results):
+                    for i, outputs in completed(partial(run_batch, task), work):
+                        for run, result in zip(batches[i], outputs):
                             if "error" in result:
                                 store.save_error(run, result["error"] + "\n" + result["traceback"])
                                 failed_now.add(run.key)
@@ -97,8 +98,11 @@ def run_sweep(
                     outcome.crashed = True
                     for run in todo:
                         if not store.done(run):
-                            store.save_error(run, f"a worker process died ({type(death).__name__}: killed, or out "
-                                                  "of memory?) before this run finished; run the sweep again to retry")
+                            store.save_error(
+                                run,
+                                f"a worker process died ({type(death).__name__}: killed, or out "
+                                "of memory?) before this run finished; run the sweep again to retry",
+                            )
                 if outcome.crashed or sweep.precision is None or not _extend(sweep, cells, planned, store):
                     break
     except KeyboardInterrupt:
@@ -110,13 +114,17 @@ def run_sweep(
     outcome.runs = store.consolidate(runs, sweep.varied)
     outcome.failed = [e for r in runs if (e := store.error(r)) is not None]
     table = _cells_table(sweep, cells, planned, store)
-    write_atomically(store.folder / "cells.csv", lambda p: table.to_csv(p, index=False))
-    store.write_json("failures.json", outcome.failed)
+    write_atomically(store.layout.cells, lambda p: table.to_csv(p, index=False))
+    write_json(store.layout.failures, outcome.failed)
     manifest.update(
-        finished=_now(), interrupted=outcome.interrupted, runs_planned=len(runs),
-        runs_done=len(outcome.runs), runs_computed_now=outcome.computed, runs_failed=len(outcome.failed),
+        finished=_now(),
+        interrupted=outcome.interrupted,
+        runs_planned=len(runs),
+        runs_done=len(outcome.runs),
+        runs_computed_now=outcome.computed,
+        runs_failed=len(outcome.failed),
     )
-    store.write_json("manifest.json", manifest)
+    write_json(store.layout.manifest, manifest)
     return outcome
 
 
@@ -143,27 +151,28 @@ def _batches(runs: list[Run]) -> list[list[Run]]:
         if copies >= BATCH_COPIES or len(batch) == BATCH_RUNS:
             batches.append(batch)
             batch, copies = [], 0.0
-    return batches + [batch] if batch else batches
-
-
-def _interval(values: np.ndarray) -> tuple[float, float]:
-    """Mean and half-width of the 95% Student-t interval."""
-    mean = float(np.mean(values))
-    if len(values) < 2:
-        return mean, math.inf
-    return mean, float(stats.sem(values) * stats.t.ppf(0.975, len(values) - 1))
+    return [*batches, batch] if batch else batches
 
 
 def _precision(sweep: SweepSpec, cell: Cell, planned: int, store: ResultStore):
-    """(values, mean, half-width) of the precision metric over a cell's stored replications."""
+    """(values, mean, half-width) of the precision metric over a cell's stored replications.
+
+    Both are NaN if a value is missing; with a single value the half-width is infinite.
+    """
+    assert sweep.precision is not None
+    metric = sweep.precision.metric
     runs = sweep.runs(cell, planned)
-    values = np.array([store.summary(r)[sweep.precision.metric] for r in runs if store.done(r)], dtype=float)
-    return (values, *_interval(values)) if len(values) else (values, math.nan, math.nan)
+    values = np.array([store.summary(r)[metric] for r in runs if store.done(r)], dtype=float)
+    if not len(values) or np.isnan(values).any():
+        return values, math.nan, math.nan
+    found = interval(values)
+    return values, found.mean, (found.half_width if found.n >= 2 else math.inf)
 
 
 def _extend(sweep: SweepSpec, cells: list[Cell], planned: dict[int, int], store: ResultStore) -> bool:
     """Plan more replications for cells short of the precision target; False if none are."""
     target = sweep.precision
+    assert target is not None
     batch = target.batch or sweep.replications
     extended = False
     for cell in cells:
@@ -183,28 +192,44 @@ def _cells_table(sweep: SweepSpec, cells: list[Cell], planned: dict[int, int], s
     rows = []
     for cell in cells:
         runs = sweep.runs(cell, planned[cell.index])
-        row = {"cell": cell.index, **cell.varied, "replications": planned[cell.index],
-               "done": sum(store.done(r) for r in runs), "failed": sum(store.error(r) is not None for r in runs)}
+        row = {
+            "cell": cell.index,
+            **cell.varied,
+            "replications": planned[cell.index],
+            "done": sum(store.done(r) for r in runs),
+            "failed": sum(store.error(r) is not None for r in runs),
+        }
         if sweep.precision is not None:
             _, mean, half = _precision(sweep, cell, planned[cell.index], store)
             relative = half / abs(mean) if mean else math.nan
-            row.update(metric=sweep.precision.metric, mean=mean, half_width=half, relative_half_width=relative,
-                       target_met=bool(relative <= sweep.precision.relative_half_width))
+            row.update(
+                metric=sweep.precision.metric,
+                mean=mean,
+                half_width=half,
+                relative_half_width=relative,
+                target_met=bool(relative <= sweep.precision.relative_half_width),
+            )
         rows.append(row)
     return pd.DataFrame(rows)
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def _git_commit() -> str:
     here = Path(__file__).resolve().parent
     try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True,
-                                check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=here,
-                               capture_output=True, text=True, check=True).stdout.strip()
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=here,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
     return commit + ("+uncommitted changes" if dirty else "")

@@ -22,7 +22,7 @@ from pydantic import (
     model_validator,
 )
 
-from pubsub import METRICS, MODEL_VERSION, Scenario
+from pubsub import METRICS, MODEL_VERSION, WALL_CLOCK_METRICS, Scenario
 
 SHIPPED = Path(__file__).parent / "specs"
 SCENARIO_FIELDS = set(Scenario.model_fields)
@@ -34,7 +34,6 @@ class SpecError(ValueError):
 
 MAX_REPLICATIONS = 10_000
 MAX_CELLS = 100_000
-NONDETERMINISTIC = ("wall_seconds", "sim_rate")
 
 
 class Precision(BaseModel):
@@ -94,15 +93,17 @@ class SweepSpec(BaseModel):
         lengths = {key: len(values) for key, values in self.together.items()}
         if len(set(lengths.values())) > 1:
             raise ValueError(f"together: lists must have equal lengths, got {lengths}")
-        for a, b, what in [(self.scenario, self.grid, "scenario and grid"),
-                           (self.scenario, self.together, "scenario and together"),
-                           (self.grid, self.together, "grid and together")]:
+        for a, b, what in [
+            (self.scenario, self.grid, "scenario and grid"),
+            (self.scenario, self.together, "scenario and together"),
+            (self.grid, self.together, "grid and together"),
+        ]:
             if both := sorted(set(a) & set(b)):
                 raise ValueError(f"{', '.join(both)} set in both {what}")
         if self.precision is not None:
             if self.precision.metric not in METRICS:
                 raise ValueError(f"precision.metric: unknown metric {self.precision.metric!r}")
-            if self.precision.metric in NONDETERMINISTIC:
+            if self.precision.metric in WALL_CLOCK_METRICS:
                 raise ValueError(f"precision.metric: {self.precision.metric} is wall-clock, not a simulated result")
             if self.precision.max_replications < self.replications:
                 raise ValueError("precision.max_replications must be at least replications")

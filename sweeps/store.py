@@ -1,13 +1,8 @@
-"""A sweep's results folder: one file per finished run, consolidated into Parquet tables.
-
-Every file is written to a temporary name and renamed into place, so a reader
-(or a resumed sweep) sees a whole file or none, whenever the writer was killed.
-"""
+"""A sweep's stored runs: one file per finished run, consolidated into Parquet tables."""
 
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from pathlib import Path
 from typing import Any
@@ -15,24 +10,11 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 
-from pubsub import COUNT_METRICS, METRICS, Scenario
+from pubsub import METRIC_INFO, Scenario
 
+from .layout import Layout, write_atomically
 from .spec import Run
 from .task import SUMMARY_KEY, decode_part
-
-OUTPUTS = ("runs.parquet", "backlog.parquet", "cells.csv", "failures.json", "manifest.json", "spec.toml",
-           # what the analysis derives from them
-           "summary.csv", "summary.parquet", "paired.csv", "capacity.csv", "report.html")
-
-
-def write_atomically(path: Path, write) -> None:
-    """Call write(temporary_path), then rename the result to `path`."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def scenario_dtypes() -> dict[str, str]:
@@ -57,7 +39,7 @@ def scenario_dtypes() -> dict[str, str]:
 
 
 def metric_dtypes() -> dict[str, str]:
-    return {m: ("int64" if m in COUNT_METRICS else "float64") for m in METRICS}
+    return {name: ("int64" if info.kind == "count" else "float64") for name, info in METRIC_INFO.items()}
 
 
 class ResultStore:
@@ -68,16 +50,17 @@ class ResultStore:
     """
 
     def __init__(self, folder: Path):
-        self.folder = Path(folder)
-        self.runs_dir = self.folder / "parts" / "runs"
-        self.errors_dir = self.folder / "parts" / "errors"
+        self.layout = Layout(Path(folder))
+        self.folder = self.layout.folder
+        self.runs_dir = self.layout.run_parts
+        self.errors_dir = self.layout.error_parts
 
     def prepare(self, fresh: bool = False) -> None:
         if fresh:
-            shutil.rmtree(self.folder / "parts", ignore_errors=True)
-            shutil.rmtree(self.folder / "figures", ignore_errors=True)
-            for name in OUTPUTS:
-                (self.folder / name).unlink(missing_ok=True)
+            shutil.rmtree(self.layout.parts, ignore_errors=True)
+            shutil.rmtree(self.layout.figures, ignore_errors=True)
+            for path in self.layout.files():
+                path.unlink(missing_ok=True)
         for d in (self.runs_dir, self.errors_dir):
             d.mkdir(parents=True, exist_ok=True)
         for stale in self.folder.rglob(".*.tmp"):  # left by a killed writer
@@ -95,8 +78,13 @@ class ResultStore:
         write_atomically(self._part(run), lambda p: p.write_bytes(part))
 
     def save_error(self, run: Run, error: str) -> None:
-        record = {"cell": run.cell.index, **run.cell.varied, "replication": run.replication,
-                  "seed": run.scenario.seed, "error": error}
+        record = {
+            "cell": run.cell.index,
+            **run.cell.varied,
+            "replication": run.replication,
+            "seed": run.scenario.seed,
+            "error": error,
+        }
         write_atomically(self.errors_dir / f"{run.key}.json", lambda p: p.write_text(json.dumps(record)))
 
     def summary(self, run: Run) -> dict[str, Any]:
@@ -112,11 +100,13 @@ class ResultStore:
         """Write runs.parquet and backlog.parquet from the stored runs among `runs`, in cell order."""
         finished = sorted((r for r in runs if self.done(r)), key=lambda r: (r.cell.index, r.replication))
         tables = [decode_part(self._part(r)) for r in finished]
-        rows = [{"cell": r.cell.index, "replication": r.replication, **json.loads(t.schema.metadata[SUMMARY_KEY])}
-                for r, t in zip(finished, tables)]
+        rows = [
+            {"cell": r.cell.index, "replication": r.replication, **json.loads(t.schema.metadata[SUMMARY_KEY])}
+            for r, t in zip(finished, tables)
+        ]
         columns = {"cell": "int64", "replication": "int64", **scenario_dtypes(), **metric_dtypes()}
         frame = pd.DataFrame(rows, columns=list(columns)).astype(columns)
-        write_atomically(self.folder / "runs.parquet", lambda p: frame.to_parquet(p, index=False))
+        write_atomically(self.layout.runs, lambda p: frame.to_parquet(p, index=False))
 
         order = ["cell", *varied, "replication", "seed", "time", "subscription", "consumer", "depth"]
         tables = [t.replace_schema_metadata(None) for t in tables]
@@ -127,8 +117,5 @@ class ResultStore:
             backlog = pd.concat([owners, series], axis=1)[order]
         else:
             backlog = pd.DataFrame(columns=order)
-        write_atomically(self.folder / "backlog.parquet", lambda p: backlog.to_parquet(p, index=False))
+        write_atomically(self.layout.backlog, lambda p: backlog.to_parquet(p, index=False))
         return frame
-
-    def write_json(self, name: str, data: Any) -> None:
-        write_atomically(self.folder / name, lambda p: p.write_text(json.dumps(data, indent=2, default=str)))

@@ -73,12 +73,16 @@ def test_a_folder_with_failed_runs_still_reports_and_says_which(mini_results, tm
 
 
 def test_cli_writes_the_report_and_refuses_a_missing_folder(mini_results, tmp_path):
-    done = subprocess.run([sys.executable, "-m", "analysis", "report", str(mini_results), "--slo-p99", "5"],
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "analysis", "report", str(mini_results), "--slo-p99", "5"],
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode == 0 and "report.html" in done.stdout
     assert "5 s" in (mini_results / "report.html").read_text()
-    missing = subprocess.run([sys.executable, "-m", "analysis", "report", str(tmp_path / "nothing")],
-                             capture_output=True, text=True)
+    missing = subprocess.run(
+        [sys.executable, "-m", "analysis", "report", str(tmp_path / "nothing")], capture_output=True, text=True
+    )
     assert missing.returncode == 2 and "run the sweep first" in missing.stderr
 
 
@@ -87,8 +91,10 @@ def test_a_folder_where_every_run_failed_still_reports(mini_results, tmp_path):
     shutil.copytree(mini_results, folder)
     runs = pd.read_parquet(folder / "runs.parquet")
     runs.iloc[0:0].to_parquet(folder / "runs.parquet", index=False)
-    failures = [{"cell": int(c), "replication": int(r), "seed": 1, "error": "RuntimeError: boom"}
-                for c, r in runs[["cell", "replication"]].itertuples(index=False)]
+    failures = [
+        {"cell": int(c), "replication": int(r), "seed": 1, "error": "RuntimeError: boom"}
+        for c, r in runs[["cell", "replication"]].itertuples(index=False)
+    ]
     (folder / "failures.json").write_text(json.dumps(failures))
     page = report.build(load(folder)).read_text()
     assert f"{len(failures)} runs failed" in page

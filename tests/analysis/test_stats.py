@@ -25,7 +25,7 @@ def test_interval_matches_the_textbook_formula():
 def test_interval_ignores_missing_values_and_needs_two():
     assert stats.interval([1.0, math.nan, 3.0])[2] == 2
     mean, std, n, low, high = stats.interval([5.0])
-    assert (mean, n) == (5.0, 1) and math.isnan(low) and math.isnan(std)
+    assert (mean, n) == (5.0, 1) and math.isnan(low) and math.isnan(high) and math.isnan(std)
 
 
 def runs_frame(cells: dict[int, dict], values: dict[int, list[float]], metric="latency_p99") -> pd.DataFrame:
@@ -35,7 +35,7 @@ def runs_frame(cells: dict[int, dict], values: dict[int, list[float]], metric="l
     for cell, fields in cells.items():
         for r, v in enumerate(values[cell]):
             row = {**base, **fields, "cell": cell, "replication": r, "seed": 100 + r}
-            row.update({m: 0.0 for m in stats.METRICS})
+            row.update(dict.fromkeys(stats.METRICS, 0.0))
             row[metric] = v
             rows.append(row)
     return pd.DataFrame(rows)
@@ -76,10 +76,16 @@ def test_capacity_is_the_smallest_group_whose_p99_interval_is_below_target():
     cells, values = {}, {}
     # rate 1: group 1 too slow, group 2 mean below target but interval straddles it, group 4 clear
     # rate 2: nothing clears the 10 s target
-    for i, (rate, size, samples) in enumerate([
-        (1.0, 1, [20, 22, 21]), (1.0, 2, [6, 14, 9]), (1.0, 4, [3, 3.2, 3.1]),
-        (2.0, 1, [90, 95, 99]), (2.0, 2, [30, 35, 33]), (2.0, 4, [12, 11, 13]),
-    ]):
+    for i, (rate, size, samples) in enumerate(
+        [
+            (1.0, 1, [20, 22, 21]),
+            (1.0, 2, [6, 14, 9]),
+            (1.0, 4, [3, 3.2, 3.1]),
+            (2.0, 1, [90, 95, 99]),
+            (2.0, 2, [30, 35, 33]),
+            (2.0, 4, [12, 11, 13]),
+        ]
+    ):
         cells[i] = {"publish_rate": rate, "group_size": size}
         values[i] = samples
     summary = stats.summarize(runs_frame(cells, values), ["publish_rate", "group_size"])
@@ -92,8 +98,12 @@ def test_capacity_is_the_smallest_group_whose_p99_interval_is_below_target():
 
 def test_capacity_is_unknown_when_a_smaller_group_has_no_interval():
     # rate 1: group 2's runs all failed (no cell), group 3 clears the target; rate 2: group 1 ran once
-    cells = {0: {"publish_rate": 1.0, "group_size": 1}, 1: {"publish_rate": 1.0, "group_size": 3},
-             2: {"publish_rate": 2.0, "group_size": 1}, 3: {"publish_rate": 2.0, "group_size": 3}}
+    cells = {
+        0: {"publish_rate": 1.0, "group_size": 1},
+        1: {"publish_rate": 1.0, "group_size": 3},
+        2: {"publish_rate": 2.0, "group_size": 1},
+        3: {"publish_rate": 2.0, "group_size": 3},
+    }
     values = {0: [20, 22, 21], 1: [3, 3.2, 3.1], 2: [4.0], 3: [3, 3.1, 3.2]}
     summary = stats.summarize(runs_frame(cells, values), ["publish_rate", "group_size"])
     answer = stats.capacity(summary, ["publish_rate", "group_size"], 10.0, sizes=[1, 2, 3]).set_index("publish_rate")

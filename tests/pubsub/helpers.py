@@ -6,6 +6,7 @@ import itertools
 
 from asimpy import Environment
 
+from pubsub import WALL_CLOCK_METRICS
 from pubsub.acks import Acknowledgments
 from pubsub.broker import Broker
 from pubsub.consumer import Consumer
@@ -41,8 +42,13 @@ class Recording(Trace):
 
 
 def one_message_topology(
-    *, service: float, timeout: float, group: int = 1, fails: bool = True,
-    max_deliveries: int | None = None, publish_at: float = 2.0,
+    *,
+    service: float,
+    timeout: float,
+    group: int = 1,
+    fails: bool = True,
+    max_deliveries: int | None = None,
+    publish_at: float = 2.0,
 ):
     """One message published at `publish_at` to a shared group with acknowledgments."""
     env = Environment()
@@ -50,8 +56,7 @@ def one_message_topology(
     recorder = Recorder()
     broker = Broker(recorder)
     consumers = [
-        Consumer(env, f"c{i}", itertools.repeat(service), itertools.repeat(fails), trace=trace)
-        for i in range(group)
+        Consumer(env, f"c{i}", itertools.repeat(service), itertools.repeat(fails), trace=trace) for i in range(group)
     ]
     acks = Acknowledgments(env, timeout, max_deliveries)
     subscription = Subscription(env, "s", "t", consumers, recorder, dispatch="shared", acks=acks, trace=trace)
@@ -60,6 +65,6 @@ def one_message_topology(
     return env, trace, recorder, subscription
 
 
-def nan_safe(summary: dict, drop=("wall_seconds", "sim_rate")) -> dict:
+def nan_safe(summary: dict, drop=WALL_CLOCK_METRICS) -> dict:
     """The summary without wall-clock metrics, NaN replaced so that == compares it exactly."""
     return {k: ("NaN" if isinstance(v, float) and v != v else v) for k, v in summary.items() if k not in drop}

@@ -18,8 +18,13 @@ def test_demo_prints_the_five_services_and_a_trace():
 
 def test_demo_conserves_copies_and_email_falls_behind():
     summary = demo.run(duration=500.0, trace=demo.PrintTrace(quiet=True))
-    accounted = (summary["processed"] + summary["backlog_final"] + summary["in_flight_final"]
-                 + summary["dropped"] + summary["dead_lettered"])
+    accounted = (
+        summary["processed"]
+        + summary["backlog_final"]
+        + summary["in_flight_final"]
+        + summary["dropped"]
+        + summary["dead_lettered"]
+    )
     assert summary["copies_offered"] == accounted
     waiting = summary["waiting"]
     assert waiting["orders/Email"] > 50

@@ -7,10 +7,25 @@ from pubsub import Scenario, simulate
 from tests.pubsub.helpers import Recording, nan_safe
 
 BUSY = dict(
-    topics=2, publishers=2, subscribers=2, group_size=3, publish_rate=0.6, dispatch="key-hash",
-    key_skew=1.1, service="lognormal", service_cv=1.5, ack=True, ack_timeout=3.0, failure_prob=0.2,
-    max_deliveries=3, queue_capacity=8, outage_start=100.0, outage_duration=50.0, arrivals="bursty",
-    duration=600.0, warmup=60.0,
+    topics=2,
+    publishers=2,
+    subscribers=2,
+    group_size=3,
+    publish_rate=0.6,
+    dispatch="key-hash",
+    key_skew=1.1,
+    service="lognormal",
+    service_cv=1.5,
+    ack=True,
+    ack_timeout=3.0,
+    failure_prob=0.2,
+    max_deliveries=3,
+    queue_capacity=8,
+    outage_start=100.0,
+    outage_duration=50.0,
+    arrivals="bursty",
+    duration=600.0,
+    warmup=60.0,
 )
 
 

@@ -1,14 +1,20 @@
 """Consumer-group dispatch policies."""
 
 from collections import defaultdict
+from typing import get_args
 
 import pytest
 from asimpy import Environment
 
 from pubsub import Scenario, simulate
-from pubsub.dispatch import LeastLoaded, partition
+from pubsub.dispatch import POLICIES, LeastLoaded, partition
 from pubsub.mailbox import Mailbox
+from pubsub.scenario import DispatchPolicy
 from tests.pubsub.helpers import Recording
+
+
+def test_every_dispatch_choice_has_exactly_one_policy():
+    assert set(POLICIES) == set(get_args(DispatchPolicy))
 
 
 def takes(**fields) -> list[tuple]:
@@ -35,8 +41,16 @@ class KeyedTakes(Recording):
 def test_key_hash_keeps_each_key_on_its_partition_in_order():
     trace = KeyedTakes()
     simulate(
-        Scenario(publish_rate=2.0, group_size=4, dispatch="key-hash", keys=10, key_skew=1.2,
-                 duration=300.0, warmup=10.0, seed=4),
+        Scenario(
+            publish_rate=2.0,
+            group_size=4,
+            dispatch="key-hash",
+            keys=10,
+            key_skew=1.2,
+            duration=300.0,
+            warmup=10.0,
+            seed=4,
+        ),
         trace=trace,
     )
     per_key = defaultdict(list)
@@ -68,7 +82,7 @@ def test_least_loaded_counts_waiting_plus_in_service_lowest_index_on_ties():
     env = Environment()
     boxes = [Mailbox(env, consumer=i) for i in range(3)]
     consumers = [FakeConsumer(1), FakeConsumer(0), FakeConsumer(1)]
-    policy = LeastLoaded(boxes, consumers)
+    policy = LeastLoaded(boxes, consumers, keys=1)
     assert policy.route(0) is boxes[1]
     boxes[1].items.extend(["x"])  # consumer 1: load 1, ties with 0 and 2
     assert policy.route(0) is boxes[0]
@@ -77,8 +91,9 @@ def test_least_loaded_counts_waiting_plus_in_service_lowest_index_on_ties():
 
 
 def test_least_loaded_beats_round_robin_on_tail_latency():
-    base = dict(publish_rate=2.4, group_size=3, service="lognormal", service_cv=2.0,
-                duration=20_000.0, warmup=2000.0, seed=8)
+    base = dict(
+        publish_rate=2.4, group_size=3, service="lognormal", service_cv=2.0, duration=20_000.0, warmup=2000.0, seed=8
+    )
     rr = simulate(Scenario(dispatch="round-robin", **base)).summary
     ll = simulate(Scenario(dispatch="least-loaded", **base)).summary
     shared = simulate(Scenario(dispatch="shared", **base)).summary
@@ -87,8 +102,9 @@ def test_least_loaded_beats_round_robin_on_tail_latency():
 
 @pytest.mark.parametrize("dispatch", ["round-robin", "shared", "least-loaded", "key-hash"])
 def test_every_policy_keeps_up_below_saturation(dispatch):
-    s = simulate(Scenario(publish_rate=1.0, group_size=4, dispatch=dispatch, keys=1000,
-                          duration=5000.0, warmup=500.0, seed=2)).summary
+    s = simulate(
+        Scenario(publish_rate=1.0, group_size=4, dispatch=dispatch, keys=1000, duration=5000.0, warmup=500.0, seed=2)
+    ).summary
     assert s["throughput"] == pytest.approx(1.0, rel=0.1)
     assert s["utilization"] == pytest.approx(0.25, rel=0.1)
 
@@ -96,8 +112,17 @@ def test_every_policy_keeps_up_below_saturation(dispatch):
 def test_round_robin_redeliveries_do_not_take_new_messages_turns():
     trace = Recording()
     s = simulate(
-        Scenario(publish_rate=1.0, group_size=3, dispatch="round-robin", ack=True, failure_prob=0.3,
-                 ack_timeout=1.5, duration=500.0, warmup=10.0, seed=4),
+        Scenario(
+            publish_rate=1.0,
+            group_size=3,
+            dispatch="round-robin",
+            ack=True,
+            failure_prob=0.3,
+            ack_timeout=1.5,
+            duration=500.0,
+            warmup=10.0,
+            seed=4,
+        ),
         trace=trace,
     ).summary
     assert s["redelivered"] > 50

@@ -17,7 +17,7 @@ def mailbox_with(entered, left) -> Mailbox:
 
 
 def brute_force_depth(boxes, t):
-    return sum(sum(e <= t for e in b.entered) - sum(l <= t for l in b.left) for b in boxes)
+    return sum(sum(e <= t for e in b.entered) - sum(x <= t for x in b.left) for b in boxes)
 
 
 def test_backlog_mean_and_max_match_a_fine_grid():
@@ -26,7 +26,7 @@ def test_backlog_mean_and_max_match_a_fine_grid():
     for _ in range(3):
         entered = np.sort(rng.uniform(0, 100, 40))
         waits = rng.exponential(5, 40)
-        left = np.sort((entered + waits)[entered + waits < 100])[: 30]
+        left = np.sort((entered + waits)[entered + waits < 100])[:30]
         boxes.append(mailbox_with(entered, np.sort(left)))
     warmup, duration = 20.0, 100.0
     metrics = _backlog(boxes, warmup, duration)
@@ -37,8 +37,8 @@ def test_backlog_mean_and_max_match_a_fine_grid():
 
 
 def test_latency_quantiles_are_numpys_over_post_warmup_copies():
-    from pubsub.recorder import Recorder
     from pubsub.metrics import _latency
+    from pubsub.recorder import Recorder
 
     recorder = Recorder()
     for published, done in [(1.0, 2.0), (5.0, 9.0), (6.0, 6.5), (7.0, 8.0)]:

@@ -30,20 +30,30 @@ def test_block_slows_the_publisher_and_drops_nothing():
 
 
 def test_block_waits_for_every_subscription_of_the_topic():
-    s = simulate(Scenario(queue_capacity=3, overflow="block", subscribers=2, group_size=2,
-                          dispatch="round-robin", **OVERLOADED)).summary
+    s = simulate(
+        Scenario(queue_capacity=3, overflow="block", subscribers=2, group_size=2, dispatch="round-robin", **OVERLOADED)
+    ).summary
     assert s["dropped"] == 0 and s["backlog_max"] <= 2 * 2 * 3
 
 
 def test_redeliveries_go_back_even_to_a_full_queue():
-    s = simulate(Scenario(queue_capacity=2, overflow="drop", ack=True, ack_timeout=0.5, failure_prob=0.5,
-                          **OVERLOADED)).summary
+    s = simulate(
+        Scenario(queue_capacity=2, overflow="drop", ack=True, ack_timeout=0.5, failure_prob=0.5, **OVERLOADED)
+    ).summary
     assert s["redelivered"] > 0
     assert s["dropped"] > 0
 
 
-OUTAGE = dict(publish_rate=0.5, group_size=1, service="exponential", outage_start=1000.0,
-              outage_duration=200.0, duration=4000.0, warmup=100.0, seed=3)
+OUTAGE = dict(
+    publish_rate=0.5,
+    group_size=1,
+    service="exponential",
+    outage_start=1000.0,
+    outage_duration=200.0,
+    duration=4000.0,
+    warmup=100.0,
+    seed=3,
+)
 
 
 def test_outage_builds_a_backlog_that_drains():
@@ -60,8 +70,19 @@ def test_outage_builds_a_backlog_that_drains():
 
 def test_work_in_progress_finishes_during_an_outage():
     trace = Recording()
-    simulate(Scenario(publish_rate=0.9, service="fixed", service_time=1.0, outage_start=500.0,
-                      outage_duration=100.0, duration=1000.0, warmup=0.0, seed=1), trace=trace)
+    simulate(
+        Scenario(
+            publish_rate=0.9,
+            service="fixed",
+            service_time=1.0,
+            outage_start=500.0,
+            outage_duration=100.0,
+            duration=1000.0,
+            warmup=0.0,
+            seed=1,
+        ),
+        trace=trace,
+    )
     finished = [e for e in trace.of("finished") if 500.0 < e[1] < 600.0]
     assert len(finished) <= 1
 

@@ -9,8 +9,9 @@ seeds, so the checks are independent.
 import pytest
 
 from pubsub import Scenario, simulate
+from pubsub.intervals import interval
 from pubsub.theory import ecm1_latency, md1_latency, mm1_latency, mmc_latency
-from tests.conftest import interval, replicate, report, seeds_for
+from tests.conftest import replicate, report, seeds_for
 
 REPLICATIONS = 12
 LOADS = [0.5, 0.85]
@@ -26,7 +27,7 @@ def run_length(rho: float) -> dict:
 
 def check(case: str, expected: float, **fields) -> None:
     values = replicate("latency_mean", seeds_for(case, REPLICATIONS), **fields)
-    mean, low, high = interval(values, CONFIDENCE)
+    mean, _, _, low, high = interval(values, CONFIDENCE)
     report(case, values, CONFIDENCE, expected)
     assert low <= expected <= high, f"{case}: {mean:.4f} [{low:.4f}, {high:.4f}] vs {expected:.4f}"
 
@@ -42,7 +43,10 @@ def test_mmc_shared_group(rho, c):
     check(
         f"M/M/{c} shared rho={rho}",
         mmc_latency(rho * c, 1.0, c),
-        publish_rate=rho * c, group_size=c, dispatch="shared", **run_length(rho),
+        publish_rate=rho * c,
+        group_size=c,
+        dispatch="shared",
+        **run_length(rho),
     )
 
 
@@ -57,7 +61,10 @@ def test_ecm1_round_robin_group(rho, c):
     check(
         f"E_{c}/M/1 round-robin rho={rho}",
         ecm1_latency(rho * c, 1.0, c),
-        publish_rate=rho * c, group_size=c, dispatch="round-robin", **run_length(rho),
+        publish_rate=rho * c,
+        group_size=c,
+        dispatch="round-robin",
+        **run_length(rho),
     )
 
 
@@ -66,7 +73,14 @@ def test_ecm1_round_robin_group(rho, c):
     [
         {"publish_rate": 0.7},
         {"publish_rate": 2.4, "group_size": 3, "dispatch": "shared", "service": "lognormal", "service_cv": 2.0},
-        {"publish_rate": 0.5, "topics": 2, "subscribers": 2, "group_size": 2, "dispatch": "least-loaded", "arrivals": "bursty"},
+        {
+            "publish_rate": 0.5,
+            "topics": 2,
+            "subscribers": 2,
+            "group_size": 2,
+            "dispatch": "least-loaded",
+            "arrivals": "bursty",
+        },
         {"publish_rate": 0.6, "ack": True, "ack_timeout": 30.0, "arrivals": "fixed"},
     ],
 )

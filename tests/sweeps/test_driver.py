@@ -12,11 +12,11 @@ from pathlib import Path
 import pandas as pd
 
 import sweeps.__main__ as cli
-from pubsub import METRICS, Scenario
+from pubsub import METRICS, WALL_CLOCK_METRICS, Scenario
 from sweeps import load, run_sweep
 from tests.sweeps import failing
 
-WALL = ["wall_seconds", "sim_rate"]
+WALL = list(WALL_CLOCK_METRICS)
 
 
 def sweep_of(path: Path, results: Path, **options):
@@ -67,7 +67,9 @@ def test_dask_gives_the_local_pools_table(write_spec, tmp_path):
     dask = sweep_of(spec, tmp_path / "dask", workers=2, dask="local")
     with LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None) as cluster:
         remote = sweep_of(spec, tmp_path / "remote", dask=cluster.scheduler_address)
-    assert json.loads((tmp_path / "remote/small/manifest.json").read_text())["backend"].startswith("dask scheduler tcp://")
+    assert json.loads((tmp_path / "remote/small/manifest.json").read_text())["backend"].startswith(
+        "dask scheduler tcp://"
+    )
     for other, folder in [(dask, "dask"), (remote, "remote")]:
         pd.testing.assert_frame_equal(local.runs.drop(columns=WALL), other.runs.drop(columns=WALL))
         pd.testing.assert_frame_equal(
@@ -141,7 +143,10 @@ def start(spec: Path, results: Path) -> subprocess.Popen:
     # SIGINT ignored, and Python then installs no Ctrl-C handler: restore the default.
     return subprocess.Popen(
         [sys.executable, "-m", "sweeps", "run", str(spec), "--results", str(results), "--workers", "2"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
 
@@ -217,9 +222,11 @@ def test_precision_target_adds_replications_where_needed(write_spec, results):
 def test_small_runs_travel_in_batches_and_big_ones_alone(write_spec):
     from sweeps.driver import BATCH_COPIES, _batches, _expected_copies
 
-    sweep = load(write_spec(
-        'name = "b"\nreplications = 1\n[grid]\nduration = [200.0, 200000.0]\npublish_rate = [0.5, 1.0, 1.5]\n'
-    ))
+    sweep = load(
+        write_spec(
+            'name = "b"\nreplications = 1\n[grid]\nduration = [200.0, 200000.0]\npublish_rate = [0.5, 1.0, 1.5]\n'
+        )
+    )
     runs = sorted((c.run(0, 1) for c in sweep.cells()), key=_expected_copies, reverse=True)
     batches = _batches(runs)
     assert [r for b in batches for r in b] == runs

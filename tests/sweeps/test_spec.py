@@ -13,7 +13,8 @@ CASES = {
     "unknown scenario field": ('name = "x"\nreplications = 2\n[scenario]\ngroup_sise = 2\n', ["group_sise"]),
     "unknown grid field": ('name = "x"\nreplications = 2\n[grid]\npublish_rates = [1.0]\n', ["publish_rates"]),
     "value a cell rejects": (
-        'name = "x"\nreplications = 2\n[grid]\ngroup_size = [1, 0]\n', ["group_size=0", "greater than or equal to 1"]
+        'name = "x"\nreplications = 2\n[grid]\ngroup_size = [1, 0]\n',
+        ["group_size=0", "greater than or equal to 1"],
     ),
     "cross-field rejection": (
         'name = "x"\nreplications = 2\n[scenario]\nduration = 100.0\n[grid]\nwarmup = [10.0, 200.0]\n',
@@ -25,11 +26,13 @@ CASES = {
     "seed varied": ('name = "x"\nreplications = 2\n[grid]\nseed = [1, 2]\n', ["seed"]),
     "empty list": ('name = "x"\nreplications = 2\n[grid]\ngroup_size = []\n', ["group_size has no values"]),
     "unequal together": (
-        'name = "x"\nreplications = 2\n[together]\ngroup_size = [1, 2]\npublish_rate = [0.5]\n', ["equal lengths"]
+        'name = "x"\nreplications = 2\n[together]\ngroup_size = [1, 2]\npublish_rate = [0.5]\n',
+        ["equal lengths"],
     ),
     "bad name": ('name = "../up"\nreplications = 2\n', ["name"]),
     "unknown precision metric": (
-        'name = "x"\nreplications = 2\n[precision]\nmetric = "latency"\nrelative_half_width = 0.05\nmax_replications = 9\n',
+        'name = "x"\nreplications = 2\n[precision]\nmetric = "latency"\nrelative_half_width = 0.05\n'
+        "max_replications = 9\n",
         ["precision.metric", "latency"],
     ),
 }
@@ -62,10 +65,12 @@ def test_shipped_specs_are_valid():
 
 
 def test_grid_crosses_and_together_zips(write_spec):
-    sweep = load(write_spec(
-        'name = "x"\nreplications = 1\n[grid]\ngroup_size = [1, 2, 3]\n'
-        '[together]\npublish_rate = [0.5, 1.0]\nduration = [300.0, 400.0]\n'
-    ))
+    sweep = load(
+        write_spec(
+            'name = "x"\nreplications = 1\n[grid]\ngroup_size = [1, 2, 3]\n'
+            "[together]\npublish_rate = [0.5, 1.0]\nduration = [300.0, 400.0]\n"
+        )
+    )
     cells = sweep.cells()
     assert len(cells) == 6
     assert {(c.scenario.publish_rate, c.scenario.duration) for c in cells} == {(0.5, 300.0), (1.0, 400.0)}
@@ -83,7 +88,8 @@ MORE = {
     "repeated grid value": ('name = "x"\nreplications = 2\n[grid]\ngroup_size = [1, 2, 1]\n', ["group_size repeats 1"]),
     "wall-clock precision": (
         'name = "x"\nreplications = 2\n[precision]\nmetric = "wall_seconds"\nrelative_half_width = 0.05\n'
-        'max_replications = 9\n', ["wall_seconds", "wall-clock"],
+        "max_replications = 9\n",
+        ["wall_seconds", "wall-clock"],
     ),
     "too many replications": ('name = "x"\nreplications = 100000000\n', ["replications", "10000"]),
     "too many cells": (

@@ -1,0 +1,73 @@
+"""Every metric a run reports: its name, kind, unit and meaning, in one place.
+
+The summary's order, the count/float split, the sweep store's column types and
+the metric tables of the README and docs/model.md all come from `METRIC_INFO`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+Kind = Literal["count", "float", "wall-clock"]
+
+
+@dataclass(frozen=True)
+class MetricInfo:
+    """`count` metrics are exact integers; `wall-clock` ones vary from run to run of the same seed."""
+
+    kind: Kind
+    unit: str
+    meaning: str
+
+
+QUANTILES = {"latency_p50": 0.5, "latency_p95": 0.95, "latency_p99": 0.99, "latency_p999": 0.999}
+
+_AFTER_WARMUP = "over copies published after warm-up and completed by the end"
+
+METRIC_INFO: dict[str, MetricInfo] = {
+    "published": MetricInfo("count", "messages", "messages published, each counted once before fan-out"),
+    "delivered": MetricInfo("count", "deliveries", "hand-overs of copies to consumers, redeliveries included"),
+    "processed": MetricInfo("count", "copies", "copies processed successfully for the first time"),
+    "redelivered": MetricInfo("count", "deliveries", "deliveries beyond each copy's first"),
+    "duplicates": MetricInfo("count", "copies", "successful processings beyond a copy's first"),
+    "suppressed": MetricInfo("count", "copies", "duplicates that idempotent consumers skipped"),
+    "dropped": MetricInfo("count", "copies", "new copies refused by a full queue"),
+    "dead_lettered": MetricInfo("count", "copies", "copies moved to the dead-letter queue"),
+    "backlog_final": MetricInfo("count", "copies", "copies waiting in a queue when the run ends"),
+    "in_flight_final": MetricInfo(
+        "count", "copies", "copies taken and not settled, or awaiting redelivery, when the run ends"
+    ),
+    "latency_mean": MetricInfo("float", "s", f"mean time from publish to first successful completion, {_AFTER_WARMUP}"),
+    **{
+        name: MetricInfo("float", "s", f"{q:g} quantile of that latency, {_AFTER_WARMUP}")
+        for name, q in QUANTILES.items()
+    },
+    "latency_max": MetricInfo("float", "s", f"largest such latency, {_AFTER_WARMUP}"),
+    "wait_mean": MetricInfo(
+        "float", "s", f"mean time from publish to the start of the successful attempt, {_AFTER_WARMUP}"
+    ),
+    "backlog_mean": MetricInfo("float", "copies", "time-averaged number of copies waiting, after warm-up"),
+    "backlog_max": MetricInfo("count", "copies", "largest number of copies waiting, after warm-up"),
+    "throughput": MetricInfo("float", "copies/s", "first successful completions per second, after warm-up"),
+    "utilization": MetricInfo("float", "fraction", "mean fraction of time consumers are busy, after warm-up"),
+    "drain_time": MetricInfo(
+        "float",
+        "s",
+        "time from the outage's end until its subscription's backlog is back to its level at the outage's start "
+        "(NaN without an outage, or if it never is)",
+    ),
+    "wall_seconds": MetricInfo("wall-clock", "s", "real time the run took"),
+    "sim_rate": MetricInfo("wall-clock", "deliveries/s", "deliveries per real second"),
+}
+
+METRICS = tuple(METRIC_INFO)
+COUNT_METRICS = tuple(name for name, info in METRIC_INFO.items() if info.kind == "count")
+WALL_CLOCK_METRICS = tuple(name for name, info in METRIC_INFO.items() if info.kind == "wall-clock")
+
+
+def markdown_table() -> str:
+    """The metric table of the README and docs/model.md, one row per metric."""
+    rows = ["| metric | unit | meaning |", "|---|---|---|"]
+    rows += [f"| `{name}` | {info.unit} | {info.meaning} |" for name, info in METRIC_INFO.items()]
+    return "\n".join(rows)

@@ -1,0 +1,113 @@
+"""A results folder, `<results>/<name>/`: the name of every file in it, and how each is written.
+
+Sweeps (and the live runner) write the run tables; analysis reads them and writes
+what it derives. Both name files only through `Layout`, and write them only
+through `write_atomically`, so that a reader, or a resumed sweep, sees a whole
+file or none, whenever the writer was killed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+
+def write_atomically(path: Path, write: Callable[[Path], object]) -> None:
+    """Call write(temporary_path), then rename the result to `path`."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def write_json(path: Path, data: Any) -> None:
+    write_atomically(path, lambda p: p.write_text(json.dumps(data, indent=2, default=str)))
+
+
+@dataclass(frozen=True)
+class Layout:
+    """The paths of one results folder."""
+
+    folder: Path
+
+    # What a sweep writes.
+    @property
+    def parts(self) -> Path:
+        """One file per finished run (`runs/<key>.arrow`) or failed run (`errors/<key>.json`)."""
+        return self.folder / "parts"
+
+    @property
+    def run_parts(self) -> Path:
+        return self.parts / "runs"
+
+    @property
+    def error_parts(self) -> Path:
+        return self.parts / "errors"
+
+    @property
+    def runs(self) -> Path:
+        return self.folder / "runs.parquet"
+
+    @property
+    def backlog(self) -> Path:
+        return self.folder / "backlog.parquet"
+
+    @property
+    def cells(self) -> Path:
+        return self.folder / "cells.csv"
+
+    @property
+    def failures(self) -> Path:
+        return self.folder / "failures.json"
+
+    @property
+    def manifest(self) -> Path:
+        return self.folder / "manifest.json"
+
+    @property
+    def spec(self) -> Path:
+        return self.folder / "spec.toml"
+
+    # What the live runner writes beside a sweep's tables.
+    @property
+    def live(self) -> Path:
+        return self.folder / "live.parquet"
+
+    # What the analysis derives from them.
+    @property
+    def summary_csv(self) -> Path:
+        return self.folder / "summary.csv"
+
+    @property
+    def summary_parquet(self) -> Path:
+        return self.folder / "summary.parquet"
+
+    @property
+    def paired(self) -> Path:
+        return self.folder / "paired.csv"
+
+    @property
+    def capacity(self) -> Path:
+        return self.folder / "capacity.csv"
+
+    @property
+    def figures(self) -> Path:
+        return self.folder / "figures"
+
+    @property
+    def report(self) -> Path:
+        return self.folder / "report.html"
+
+    def derived(self) -> list[Path]:
+        """Every file the analysis writes, figures aside."""
+        return [self.summary_csv, self.summary_parquet, self.paired, self.capacity, self.report]
+
+    def files(self) -> list[Path]:
+        """Every file of the folder but the parts and figures folders."""
+        return [self.runs, self.backlog, self.cells, self.failures, self.manifest, self.spec, *self.derived()]
