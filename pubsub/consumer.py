@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from asimpy import Environment, FirstOf, Process, Timeout
@@ -15,26 +14,31 @@ if TYPE_CHECKING:
 
 
 class Consumer(Process):
-    """Takes the next copy from its mailboxes, works on it for a drawn time, then reports.
+    """Takes the next copy from its mailboxes, works on it, then reports.
+
+    An attempt lasts its service time plus `service_overhead`, and starts no
+    earlier than `delivery_delay` after its message was published. A first
+    attempt's service time and outcome were drawn with the copy; a redelivery's
+    come from its subscription's retry draws (`Work`). A failed attempt ends as a
+    crash would: no acknowledgment.
 
     A consumer may belong to several subscriptions (the chapter's Analytics reads
-    two topics); it then waits on all its mailboxes at once with `FirstOf`. An
-    attempt fails, when `failures` says so, as a crash would: no acknowledgment.
+    two topics); it then waits on all its mailboxes at once with `FirstOf`.
     `busy_time` accumulates the time spent processing after `warmup`.
     """
 
     def init(
         self,
         name: str,
-        service_times: Iterator[float],
-        failures: Iterator[bool] | None = None,
         warmup: float = 0.0,
         trace: Trace | None = None,
+        delivery_delay: float = 0.0,
+        service_overhead: float = 0.0,
     ):
         self.name = name
-        self.service_times = service_times
-        self.failures = failures
         self.warmup = warmup
+        self.delivery_delay = delivery_delay
+        self.service_overhead = service_overhead
         self.trace = trace
         self.inboxes: list[tuple[Mailbox, Subscription]] = []
         self.busy = 0
@@ -47,7 +51,8 @@ class Consumer(Process):
     async def run(self):
         env: Environment = self._env
         inboxes = self.inboxes
-        service_times, failures, warmup, trace = self.service_times, self.failures, self.warmup, self.trace
+        warmup, trace = self.warmup, self.trace
+        delay, overhead = self.delivery_delay, self.service_overhead
         if not inboxes:
             return
         single = len(inboxes) == 1
@@ -63,16 +68,27 @@ class Consumer(Process):
                 copy, subscription = await self._next(now)
                 now = env.now
             subscription.taken(now, copy)
+            if copy.deliveries == 1:
+                service, fails = copy.service, copy.fails
+            else:
+                service, fails = subscription.work.retry()
             if trace is not None:
                 trace.taken(now, self, subscription, copy)
             self.busy = 1
-            self.busy_since = now
-            await Timeout(env, next(service_times))
+            start = now
+            if delay and copy.message.published_at + delay > now:
+                # Taken by an idle consumer before it could have reached it: the attempt starts on arrival.
+                start = copy.message.published_at + delay
+            self.busy_since = start
+            if start > now:
+                await Timeout(env, start - now)
+                now = env.now
+            await Timeout(env, service + overhead)
             end = env.now
             self.busy = 0
             if end > warmup:
                 self.busy_time += end - (now if now > warmup else warmup)
-            ok = failures is None or not next(failures)
+            ok = not fails
             subscription.finished(end, copy, now, ok)
             if trace is not None:
                 trace.finished(end, self, subscription, copy, ok)

@@ -20,6 +20,7 @@ from .publisher import Publisher
 from .recorder import Recorder
 from .subscription import Subscription
 from .trace import Trace
+from .work import Work
 
 SERVICES = {"Inventory": 0.2, "Email": 3.0, "Analytics": 0.5}  # mean processing time, s
 SUBSCRIPTIONS = [("orders", "Inventory"), ("orders", "Email"), ("orders", "Analytics"), ("user-activity", "Analytics")]
@@ -56,15 +57,12 @@ def run(duration: float = 30.0, seed: int = 1, trace: PrintTrace | None = None) 
     env = Environment()
     recorder = Recorder()
     broker = Broker(recorder)
-    consumers = {
-        name: Consumer(
-            env, name, rnd.service_times("exponential", mean, 1.0, rnd.rng_for(seed, rnd.SERVICE, i)), trace=trace
-        )
-        for i, (name, mean) in enumerate(SERVICES.items())
-    }
+    consumers = {name: Consumer(env, name, trace=trace) for name in SERVICES}
     subscriptions = []
-    for topic, name in SUBSCRIPTIONS:
-        subscription = Subscription(env, f"{topic}/{name}", topic, [consumers[name]], recorder, trace=trace)
+    for i, (topic, name) in enumerate(SUBSCRIPTIONS):
+        # Each subscription's copies take its service's time (exponential, of the service's mean).
+        work = Work(rnd.service_times("exponential", SERVICES[name], 1.0, rnd.rng_for(seed, rnd.SERVICE, i)))
+        subscription = Subscription(env, f"{topic}/{name}", topic, [consumers[name]], recorder, trace=trace, work=work)
         broker.subscribe(subscription)
         subscriptions.append(subscription)
     for i, (name, topic, rate) in enumerate(PUBLISHERS):

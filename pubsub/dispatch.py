@@ -78,7 +78,7 @@ class LeastLoaded(Dispatch):
     def route(self, key: int) -> Mailbox:
         best, best_load = self._pairs[0][0], None
         for mailbox, consumer in self._pairs:
-            load = len(mailbox.items) + consumer.busy
+            load = len(mailbox) + consumer.busy
             if best_load is None or load < best_load:
                 best, best_load = mailbox, load
         return best
@@ -87,9 +87,8 @@ class LeastLoaded(Dispatch):
 class KeyHash(Dispatch):
     """The key's hash picks the consumer, as a Kafka partition does.
 
-    Order per key is kept while nothing is redelivered; a redelivered copy goes
-    to the back of its consumer's queue, behind later copies of its key (SQS
-    standard-queue semantics, not Kafka's replay from the last committed offset).
+    Order per key is kept while nothing is redelivered: later copies of a key
+    may be processed while a failed copy of it awaits its visibility timeout.
     """
 
     def __init__(self, mailboxes: Sequence[Mailbox], consumers: Sequence[Consumer], keys: int):

@@ -13,6 +13,9 @@ from .message import Copy
 class Mailbox:
     """Copies waiting for a consumer: a group's shared queue or one consumer's own.
 
+    Copies back for redelivery (`requeue`) are handed out before new ones (`put`),
+    in the order they came back.
+
     `capacity` limits what `is_full` reports; callers decide what a full mailbox
     means (a redelivery is always put back). A paused mailbox keeps accepting
     copies but hands none out. Every time a copy starts or stops waiting is
@@ -25,6 +28,7 @@ class Mailbox:
         self.capacity = capacity
         self.consumer = consumer  # index of the consumer it feeds, -1 if the whole group
         self.items: deque[Copy] = deque()
+        self.retries: deque[Copy] = deque()  # copies back for redelivery: handed out before new ones
         self.entered = array("d")
         self.left = array("d")
         self.paused = False
@@ -32,10 +36,10 @@ class Mailbox:
         self._room: Event | None = None
 
     def __len__(self) -> int:
-        return len(self.items)
+        return len(self.items) + len(self.retries)
 
     def is_full(self) -> bool:
-        return self.capacity is not None and len(self.items) >= self.capacity
+        return self.capacity is not None and len(self) >= self.capacity
 
     def put(self, now: float, copy: Copy) -> None:
         """Add a copy at time `now`, handing it straight to a waiting consumer if any."""
@@ -50,11 +54,27 @@ class Mailbox:
         copy.mailbox = self
         self.entered.append(now)
 
+    def requeue(self, now: float, copy: Copy) -> None:
+        """Put back a copy for redelivery: ahead of the new copies, behind earlier redeliveries."""
+        if not self.paused:
+            getters = self._getters
+            while getters:
+                getter = getters.popleft()
+                if not getter.cancelled:
+                    getter.succeed(copy)
+                    return
+        self.retries.append(copy)
+        copy.mailbox = self
+        self.entered.append(now)
+
     def take(self, now: float) -> Copy | None:
         """The next waiting copy, removed at time `now`; None if there is none to hand out."""
-        if self.paused or not self.items:
+        if self.paused:
             return None
-        copy = self.items.popleft()
+        queue = self.retries or self.items
+        if not queue:
+            return None
+        copy = queue.popleft()
         copy.mailbox = None
         self.left.append(now)
         if self._room is not None:
@@ -73,13 +93,13 @@ class Mailbox:
         return event
 
     def _put_back(self, copy: Copy) -> None:
-        self.items.appendleft(copy)
+        (self.retries if copy.deliveries else self.items).appendleft(copy)
         copy.mailbox = self
         self.entered.append(self._env.now)
 
     def remove(self, now: float, copy: Copy) -> None:
         """Withdraw a waiting copy (it was acknowledged meanwhile)."""
-        self.items.remove(copy)
+        (self.retries if copy in self.retries else self.items).remove(copy)
         copy.mailbox = None
         self.left.append(now)
         if self._room is not None:
@@ -108,7 +128,7 @@ class Mailbox:
         """Hand waiting copies to the consumers that asked while paused."""
         self.paused = False
         getters = self._getters
-        while self.items and getters:
+        while (self.items or self.retries) and getters:
             getter = getters.popleft()
             if not getter.cancelled:
                 getter.succeed(self.take(now))

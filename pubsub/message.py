@@ -27,13 +27,16 @@ class Copy:
     """A subscription's own copy of a message and where it is in its life.
 
     `deliveries` counts hand-overs to consumers, `running` the attempts now in
-    progress; `settled` becomes "processed" or "dead" exactly once.
+    progress; `settled` becomes "processed" or "dead" exactly once. `service`
+    and `fails` are its first attempt's work, drawn when it was admitted.
     """
 
-    __slots__ = ("message", "home", "deliveries", "running", "settled", "doomed", "mailbox")
+    __slots__ = ("message", "home", "service", "fails", "deliveries", "running", "settled", "doomed", "mailbox")
 
-    def __init__(self, message: Message, home: Mailbox):
+    def __init__(self, message: Message, home: Mailbox, service: float = 0.0, fails: bool = False):
         self.message = message
+        self.service = service
+        self.fails = fails
         self.home = home  # the mailbox dispatch first chose; `mailbox` is where it waits now, if anywhere
         self.deliveries = 0
         self.running = 0

@@ -28,21 +28,23 @@ def summarize(
     metrics: dict[str, float] = dict(recorder.counts())
     metrics["backlog_final"] = sum(len(m) for m in mailboxes)
     metrics["in_flight_final"] = sum(len(s.in_flight) for s in subscriptions)
-    metrics.update(_latency(recorder, warmup))
-    metrics.update(_backlog(mailboxes, warmup, duration))
-    window = duration - warmup
-    finished = np.frombuffer(recorder.finished_at)
-    metrics["throughput"] = float(np.count_nonzero(finished >= warmup)) / window
+    published, started, finished = (np.frombuffer(a) for a in (recorder.published_at, recorder.started_at,
+                                                                recorder.finished_at))  # fmt: skip
+    metrics.update(latency_metrics(published, started, finished, warmup))
+    metrics.update(backlog_metrics(*sorted_times(mailboxes), warmup, duration))
+    metrics["throughput"] = throughput(finished, warmup, duration)
     metrics["utilization"] = _utilization(consumers, warmup, duration)
     metrics["drain_time"] = _drain_time(*outage, duration) if outage else math.nan
     return metrics
 
 
-def _latency(recorder: Recorder, warmup: float) -> dict[str, float]:
-    published = np.frombuffer(recorder.published_at)
+def latency_metrics(
+    published: np.ndarray, started: np.ndarray, finished: np.ndarray, warmup: float
+) -> dict[str, float]:
+    """Latency and wait statistics of first successes, given each one's publish, attempt start and end times."""
     keep = published >= warmup
-    latency = np.frombuffer(recorder.finished_at)[keep] - published[keep]
-    wait = np.frombuffer(recorder.started_at)[keep] - published[keep]
+    latency = finished[keep] - published[keep]
+    wait = started[keep] - published[keep]
     if latency.size == 0:
         nan = math.nan
         return {"latency_mean": nan, **dict.fromkeys(QUANTILES, nan), "latency_max": nan, "wait_mean": nan}
@@ -55,7 +57,7 @@ def _latency(recorder: Recorder, warmup: float) -> dict[str, float]:
     }
 
 
-def _times(mailboxes: Sequence[Mailbox]) -> tuple[np.ndarray, np.ndarray]:
+def sorted_times(mailboxes: Sequence[Mailbox]) -> tuple[np.ndarray, np.ndarray]:
     """Sorted times at which copies entered and left these mailboxes."""
     entered = np.sort(np.concatenate([np.frombuffer(m.entered) for m in mailboxes] or [np.empty(0)]))
     left = np.sort(np.concatenate([np.frombuffer(m.left) for m in mailboxes] or [np.empty(0)]))
@@ -67,8 +69,13 @@ def _depth(entered: np.ndarray, left: np.ndarray, at: np.ndarray) -> np.ndarray:
     return np.searchsorted(entered, at, side="right") - np.searchsorted(left, at, side="right")
 
 
-def _backlog(mailboxes: Sequence[Mailbox], warmup: float, duration: float) -> dict[str, float]:
-    entered, left = _times(mailboxes)
+def throughput(finished: np.ndarray, warmup: float, duration: float) -> float:
+    """First successes per second after warm-up, given their completion times."""
+    return float(np.count_nonzero(finished >= warmup)) / (duration - warmup)
+
+
+def backlog_metrics(entered: np.ndarray, left: np.ndarray, warmup: float, duration: float) -> dict[str, float]:
+    """Time-averaged and largest backlog after warm-up, from the sorted times copies started and stopped waiting."""
     # The depth is a step function; its integral over [warmup, duration] is, per
     # copy, the time it spent waiting within that window.
     area = np.sum(duration - np.maximum(entered, warmup)) - np.sum(duration - np.maximum(left, warmup))
@@ -82,7 +89,8 @@ def _backlog(mailboxes: Sequence[Mailbox], warmup: float, duration: float) -> di
 def _utilization(consumers: Sequence[Consumer], warmup: float, duration: float) -> float:
     busy = sum(c.busy_time for c in consumers)
     # Attempts still running when the run stopped count up to its end.
-    busy += sum(duration - max(c.busy_since, warmup) for c in consumers if c.busy)
+    # (Up to none, for an attempt that would only have started after the end.)
+    busy += sum(max(0.0, duration - max(c.busy_since, warmup)) for c in consumers if c.busy)
     return busy / (len(consumers) * (duration - warmup))
 
 
@@ -91,7 +99,7 @@ def _drain_time(subscription: Subscription, start: float, length: float, duratio
     end = start + length
     if end > duration:
         return math.nan
-    entered, left = _times(subscription.mailboxes)
+    entered, left = sorted_times(subscription.mailboxes)
     before = _depth(entered, left, np.array([start]))[0]
     candidates = np.concatenate(([end], left[(left > end) & (left <= duration)]))
     drained = np.flatnonzero(_depth(entered, left, candidates) <= before)

@@ -1,9 +1,10 @@
 """Independent, reproducible random streams: one per source of randomness.
 
 Every stream is spawned from the run's seed and a fixed key naming its source
-(kind, topic, publisher or subscription, consumer), so adding consumers or
-changing dispatch never changes another source's draws: replications with the
-same seed are common random numbers across scenarios.
+(kind, topic, publisher or subscription), so adding consumers or changing
+dispatch never changes another source's draws: replications with the same seed
+are common random numbers across scenarios. Work is drawn per copy, not per
+consumer: the same copy does the same work whoever takes it.
 """
 
 from __future__ import annotations
@@ -11,10 +12,14 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-ARRIVALS, SERVICE, FAILURES, KEYS = range(4)
+if TYPE_CHECKING:
+    from .scenario import Scenario
+
+ARRIVALS, SERVICE, FAILURES, KEYS, RETRY_SERVICE, RETRY_FAILURES = range(6)
 
 BATCH = 2048
 
@@ -103,3 +108,50 @@ def keys(count: int, skew: float, rng: np.random.Generator) -> Iterator[int]:
     weights = np.arange(1, count + 1, dtype=float) ** -skew
     weights /= weights.sum()
     return batched(lambda n: rng.choice(count, size=n, p=weights))
+
+
+# One function per source of a Scenario's randomness: `simulate` and the live
+# runner both draw through these, so a seed means the same draws in both.
+
+
+def arrival_gaps(s: Scenario, topic: int, publisher: int) -> Iterator[float]:
+    """Publisher `publisher` of topic `topic`: its gaps between messages, s."""
+    return interarrival_times(
+        s.arrivals,
+        s.publish_rate,
+        rng_for(s.seed, ARRIVALS, topic, publisher),
+        phase=(publisher + 1) / s.publishers,
+        burst_factor=s.burst_factor,
+        burst_length=s.burst_length,
+    )
+
+
+def message_keys(s: Scenario, topic: int, publisher: int) -> Iterator[int] | None:
+    """That publisher's message keys, if the dispatch uses keys."""
+    if s.dispatch != "key-hash":
+        return None
+    return keys(s.keys, s.key_skew, rng_for(s.seed, KEYS, topic, publisher))
+
+
+def copy_service_times(s: Scenario, topic: int, subscription: int) -> Iterator[float]:
+    """First attempts' processing times of a subscription's copies, in admission order, s."""
+    return service_times(s.service, s.service_time, s.service_cv, rng_for(s.seed, SERVICE, topic, subscription))
+
+
+def copy_failures(s: Scenario, topic: int, subscription: int) -> Iterator[bool] | None:
+    """Whether each copy's first attempt fails, in admission order; None if no attempt can fail."""
+    if s.failure_prob == 0:
+        return None
+    return failures(s.failure_prob, rng_for(s.seed, FAILURES, topic, subscription))
+
+
+def retry_service_times(s: Scenario, topic: int, subscription: int) -> Iterator[float]:
+    """Processing times of a subscription's later attempts (redeliveries), in the order they happen, s."""
+    return service_times(s.service, s.service_time, s.service_cv, rng_for(s.seed, RETRY_SERVICE, topic, subscription))
+
+
+def retry_failures(s: Scenario, topic: int, subscription: int) -> Iterator[bool] | None:
+    """Whether each later attempt fails; None if no attempt can fail."""
+    if s.failure_prob == 0:
+        return None
+    return failures(s.failure_prob, rng_for(s.seed, RETRY_FAILURES, topic, subscription))

@@ -50,6 +50,10 @@ class Scenario(BaseModel):
     max_deliveries: int | None = Field(None, ge=1, description="deliveries before dead-lettering")
     idempotent: bool = False
 
+    # Costs of a real broker and client that the ideal model lacks (measured by `python -m live calibrate`)
+    delivery_delay: float = Field(0.0, ge=0, description="time from publish until a copy can be taken, s")
+    service_overhead: float = Field(0.0, ge=0, description="fixed time added to every attempt, s")
+
     # Outage of the first subscription's consumers
     outage_start: float = Field(0.0, ge=0, description="s")
     outage_duration: float = Field(0.0, ge=0, description="s; 0 = no outage")

@@ -20,6 +20,7 @@ from .recorder import Recorder
 from .scenario import Scenario
 from .subscription import Subscription
 from .trace import Trace
+from .work import Work
 
 
 @dataclass
@@ -47,7 +48,6 @@ def build(env: Environment, scenario: Scenario, trace: Trace | None = None) -> M
     recorder = Recorder()
     broker = Broker(recorder)
     model = Model(broker, recorder, [])
-    uses_keys = s.dispatch == "key-hash"
     for t in range(s.topics):
         topic = f"t{t}"
         for g in range(s.subscribers):
@@ -55,14 +55,10 @@ def build(env: Environment, scenario: Scenario, trace: Trace | None = None) -> M
                 Consumer(
                     env,
                     f"{topic}/s{g}/c{i}",
-                    rnd.service_times(
-                        s.service, s.service_time, s.service_cv, rnd.rng_for(s.seed, rnd.SERVICE, t, g, i)
-                    ),
-                    rnd.failures(s.failure_prob, rnd.rng_for(s.seed, rnd.FAILURES, t, g, i))
-                    if s.failure_prob > 0
-                    else None,
                     warmup=s.warmup,
                     trace=trace,
+                    delivery_delay=s.delivery_delay,
+                    service_overhead=s.service_overhead,
                 )
                 for i in range(s.group_size)
             ]
@@ -79,20 +75,13 @@ def build(env: Environment, scenario: Scenario, trace: Trace | None = None) -> M
                 acks=acks,
                 keys=s.keys,
                 trace=trace,
+                work=Work.of(s, t, g),
             )
             broker.subscribe(subscription)
             model.subscriptions.append(subscription)
             model.consumers.extend(group)
         for p in range(s.publishers):
-            gaps = rnd.interarrival_times(
-                s.arrivals,
-                s.publish_rate,
-                rnd.rng_for(s.seed, rnd.ARRIVALS, t, p),
-                phase=(p + 1) / s.publishers,
-                burst_factor=s.burst_factor,
-                burst_length=s.burst_length,
-            )
-            keys = rnd.keys(s.keys, s.key_skew, rnd.rng_for(s.seed, rnd.KEYS, t, p)) if uses_keys else None
+            gaps, keys = rnd.arrival_gaps(s, t, p), rnd.message_keys(s, t, p)
             model.publishers.append(Publisher(env, f"{topic}/p{p}", broker, topic, gaps, keys, trace))
     return model
 

@@ -13,6 +13,7 @@ from .mailbox import Mailbox
 from .message import Copy, Message
 from .recorder import Recorder
 from .scenario import DispatchPolicy
+from .work import Work
 
 if TYPE_CHECKING:
     from .consumer import Consumer
@@ -40,11 +41,13 @@ class Subscription:
         acks: Acknowledgments | None = None,
         keys: int = 1,
         trace: Trace | None = None,
+        work: Work | None = None,
     ):
         if overflow not in ("drop", "block"):
             raise ValueError(f"overflow: unknown policy {overflow!r}; choose drop or block")
-        if acks is None and any(c.failures is not None for c in consumers):
-            raise ValueError(f"{name}: consumers that can fail need acknowledgments, or failed copies vanish")
+        self.work = work if work is not None else Work.constant(1.0)
+        if acks is None and self.work.failures is not None:
+            raise ValueError(f"{name}: attempts that can fail need acknowledgments, or failed copies vanish")
         self.name = name
         self.topic = topic
         self.consumers = list(consumers)
@@ -73,10 +76,13 @@ class Subscription:
     def offer(self, now: float, message: Message) -> None:
         """Admit a new copy of `message`, or drop it if its mailbox is full."""
         mailbox = self.dispatch.route(message.key)
+        work = self.work
+        # Drawn before the capacity check, so that later copies draw alike whatever is dropped.
+        copy = Copy(message, mailbox, next(work.services), work.failures is not None and next(work.failures))
         if mailbox.is_full():
             self.recorder.dropped += 1
             return
-        mailbox.put(now, Copy(message, mailbox))
+        mailbox.put(now, copy)
 
     def taken(self, now: float, copy: Copy) -> None:
         """A consumer has taken `copy` at `now`: one delivery."""
@@ -106,7 +112,7 @@ class Subscription:
     def redeliver(self, now: float, copy: Copy) -> None:
         """Put an unacknowledged copy back; it was admitted once, so capacity does not apply."""
         self.in_flight.discard(copy)
-        self.dispatch.redeliver(copy).put(now, copy)
+        self.dispatch.redeliver(copy).requeue(now, copy)
         if self.trace is not None:
             self.trace.requeued(now, self, copy)
 

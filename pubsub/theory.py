@@ -43,6 +43,12 @@ def md1_latency(lam: float, mu: float) -> float:
     return 1.0 / mu + rho / (2.0 * mu * (1.0 - rho))
 
 
+def mg1_latency(lam: float, mean: float, second_moment: float) -> float:
+    """M/G/1 by Pollaczek–Khinchine: E[S] + λE[S²]/(2(1 − ρ)), ρ = λE[S]."""
+    _stable(lam, 1.0 / mean)
+    return mean + lam * second_moment / (2.0 * (1.0 - lam * mean))
+
+
 def ecm1_latency(lam: float, mu: float, c: int) -> float:
     """E_c/M/1: one consumer of a `round-robin` group of c fed by Poisson(λ).
 

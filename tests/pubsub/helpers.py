@@ -14,6 +14,7 @@ from pubsub.publisher import Publisher
 from pubsub.recorder import Recorder
 from pubsub.subscription import Subscription
 from pubsub.trace import Trace
+from pubsub.work import Work
 
 
 class Recording(Trace):
@@ -55,11 +56,12 @@ def one_message_topology(
     trace = Recording()
     recorder = Recorder()
     broker = Broker(recorder)
-    consumers = [
-        Consumer(env, f"c{i}", itertools.repeat(service), itertools.repeat(fails), trace=trace) for i in range(group)
-    ]
+    consumers = [Consumer(env, f"c{i}", trace=trace) for i in range(group)]
     acks = Acknowledgments(env, timeout, max_deliveries)
-    subscription = Subscription(env, "s", "t", consumers, recorder, dispatch="shared", acks=acks, trace=trace)
+    work = Work(itertools.repeat(service), itertools.repeat(fails))
+    subscription = Subscription(
+        env, "s", "t", consumers, recorder, dispatch="shared", acks=acks, trace=trace, work=work
+    )
     broker.subscribe(subscription)
     Publisher(env, "p", broker, "t", iter([publish_at, 1e12]), trace=trace)
     return env, trace, recorder, subscription

@@ -1,12 +1,21 @@
 """Acknowledgments: redelivery at the visibility timeout, dead letters, duplicates, idempotence."""
 
+import itertools
 import math
 
 import pytest
+from asimpy import Environment
 
 from pubsub import WALL_CLOCK_METRICS, Scenario, simulate
+from pubsub.acks import Acknowledgments
+from pubsub.broker import Broker
+from pubsub.consumer import Consumer
 from pubsub.outage import Outage
-from tests.pubsub.helpers import nan_safe, one_message_topology
+from pubsub.publisher import Publisher
+from pubsub.recorder import Recorder
+from pubsub.subscription import Subscription
+from pubsub.work import Work
+from tests.pubsub.helpers import Recording, nan_safe, one_message_topology
 
 
 def test_unacknowledged_message_is_redelivered_exactly_when_its_timeout_expires():
@@ -129,16 +138,33 @@ def test_acknowledged_copy_waiting_for_redelivery_is_withdrawn():
 
 
 def test_failing_consumers_without_acknowledgments_are_refused():
-    import itertools
-
-    from asimpy import Environment
-
-    from pubsub.consumer import Consumer
-    from pubsub.recorder import Recorder
-    from pubsub.subscription import Subscription
-
     env = Environment()
-    consumer = Consumer(env, "c", itertools.repeat(1.0), itertools.repeat(False))
+    consumer = Consumer(env, "c")
     with pytest.raises(ValueError, match="need acknowledgments"):
-        Subscription(env, "s", "t", [consumer], Recorder())
+        Subscription(env, "s", "t", [consumer], Recorder(), work=Work.constant(1.0, fails=True))
     env.run()  # the consumer, in no subscription, finishes at once
+
+
+@pytest.mark.parametrize("dispatch", ["shared", "round-robin"])
+def test_a_copy_back_for_redelivery_is_taken_before_copies_already_waiting(dispatch):
+    """As brokers do (RabbitMQ requeues in place, Kafka replays the failed offset, Redis consumers claim
+    pending entries first): the copy whose timeout expired goes ahead of the new copies waiting."""
+    env = Environment()
+    trace = Recording()
+    recorder = Recorder()
+    broker = Broker(recorder)
+    # One consumer; A is published at 1 and fails, B at 1.5 and C at 1.6 wait behind it.
+    consumer = Consumer(env, "c0", trace=trace)
+    acks = Acknowledgments(env, 2.0)
+    # First attempts: A fails, B and C succeed; A's redelivery succeeds.
+    work = Work(itertools.repeat(1.2), iter([True, False, False]), itertools.repeat(1.2), itertools.repeat(False))
+    subscription = Subscription(
+        env, "s", "t", [consumer], recorder, dispatch=dispatch, acks=acks, trace=trace, work=work
+    )
+    broker.subscribe(subscription)
+    Publisher(env, "p", broker, "t", iter([1.0, 0.5, 0.1, 1e12]), trace=trace)
+    env.run(until=20.0)
+    # A fails at 2.2 and expires at 3.0, while B runs; C has waited since 1.6, but A goes first.
+    taken = trace.of("taken")
+    assert [e[3] for e in taken] == [0, 1, 0, 2]
+    assert [e[1] for e in taken] == pytest.approx([1.0, 2.2, 3.4, 4.6])

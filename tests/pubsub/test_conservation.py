@@ -33,6 +33,8 @@ def scenarios(draw) -> Scenario:
         failure_prob=draw(st.floats(0.0, 0.9)) if ack else 0.0,
         max_deliveries=draw(st.none() | st.integers(1, 4)),
         idempotent=draw(st.booleans()),
+        delivery_delay=draw(st.sampled_from([0.0, 0.01, 0.5])),
+        service_overhead=draw(st.sampled_from([0.0, 0.02, 0.3])),
         outage_start=draw(st.floats(0.0, duration * 0.9)),
         outage_duration=draw(st.floats(1.0, duration)) if outage else 0.0,
         duration=duration,

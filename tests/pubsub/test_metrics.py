@@ -6,7 +6,7 @@ from asimpy import Environment
 
 from pubsub import Scenario, simulate
 from pubsub.mailbox import Mailbox
-from pubsub.metrics import _backlog
+from pubsub.metrics import backlog_metrics, latency_metrics, sorted_times
 
 
 def mailbox_with(entered, left) -> Mailbox:
@@ -29,7 +29,7 @@ def test_backlog_mean_and_max_match_a_fine_grid():
         left = np.sort((entered + waits)[entered + waits < 100])[:30]
         boxes.append(mailbox_with(entered, np.sort(left)))
     warmup, duration = 20.0, 100.0
-    metrics = _backlog(boxes, warmup, duration)
+    metrics = backlog_metrics(*sorted_times(boxes), warmup, duration)
     rises = [t for b in boxes for t in b.entered if t > warmup] + [warmup]
     assert metrics["backlog_max"] == max(brute_force_depth(boxes, t) for t in rises)
     grid = np.linspace(warmup, duration, 8001)[:-1] + (duration - warmup) / 16000  # midpoints
@@ -37,13 +37,8 @@ def test_backlog_mean_and_max_match_a_fine_grid():
 
 
 def test_latency_quantiles_are_numpys_over_post_warmup_copies():
-    from pubsub.metrics import _latency
-    from pubsub.recorder import Recorder
-
-    recorder = Recorder()
-    for published, done in [(1.0, 2.0), (5.0, 9.0), (6.0, 6.5), (7.0, 8.0)]:
-        recorder.first_success(published, published, done)
-    metrics = _latency(recorder, warmup=4.0)
+    published, done = np.array([1.0, 5.0, 6.0, 7.0]), np.array([2.0, 9.0, 6.5, 8.0])
+    metrics = latency_metrics(published, published, done, warmup=4.0)
     latencies = np.array([4.0, 0.5, 1.0])
     assert metrics["latency_mean"] == pytest.approx(latencies.mean())
     assert metrics["latency_p99"] == pytest.approx(np.quantile(latencies, 0.99))

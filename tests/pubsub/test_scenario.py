@@ -28,6 +28,8 @@ def test_integers_are_accepted_for_float_fields():
 
 
 BAD = [
+    ({"delivery_delay": -0.1}, "delivery_delay"),
+    ({"service_overhead": math.nan}, "service_overhead"),
     ({"publish_rate": 0}, "publish_rate"),
     ({"publish_rate": -1.0}, "publish_rate"),
     ({"publish_rate": math.inf}, "publish_rate"),

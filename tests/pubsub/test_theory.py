@@ -10,12 +10,12 @@ import pytest
 
 from pubsub import Scenario, simulate
 from pubsub.intervals import interval
-from pubsub.theory import ecm1_latency, md1_latency, mm1_latency, mmc_latency
+from pubsub.theory import ecm1_latency, md1_latency, mg1_latency, mm1_latency, mmc_latency
 from tests.conftest import replicate, report, seeds_for
 
 REPLICATIONS = 12
 LOADS = [0.5, 0.85]
-CASES = 12
+CASES = 14
 CONFIDENCE = 1 - 0.05 / CASES
 
 
@@ -53,6 +53,34 @@ def test_mmc_shared_group(rho, c):
 @pytest.mark.parametrize("rho", LOADS)
 def test_md1(rho):
     check(f"M/D/1 rho={rho}", md1_latency(rho, 1.0), publish_rate=rho, service="fixed", **run_length(rho))
+
+
+def test_calibration_costs_make_an_mg1_shifted_by_the_delay():
+    """Exponential service plus a fixed overhead is an M/G/1; a constant delivery delay shifts
+    every arrival at the consumer by the same amount, so it adds exactly itself to the latency."""
+    mean, overhead, delay, lam = 0.8, 0.2, 0.3, 0.8
+    second_moment = 2 * mean**2 + 2 * mean * overhead + overhead**2
+    check(
+        "M/G/1 exp+overhead, delay rho=0.8",
+        delay + mg1_latency(lam, mean + overhead, second_moment),
+        publish_rate=lam,
+        service_time=mean,
+        service_overhead=overhead,
+        delivery_delay=delay,
+        **run_length(0.8),
+    )
+
+
+def test_delivery_delay_shifts_a_shared_group():
+    check(
+        "M/M/2 shared, delay rho=0.7",
+        0.5 + mmc_latency(1.4, 1.0, 2),
+        publish_rate=1.4,
+        group_size=2,
+        dispatch="shared",
+        delivery_delay=0.5,
+        **run_length(0.7),
+    )
 
 
 @pytest.mark.parametrize("rho", LOADS)
@@ -100,3 +128,8 @@ def test_closed_forms_agree_where_they_coincide():
     assert mmc_latency(0.7, 1.0, 1) == pytest.approx(mm1_latency(0.7, 1.0))
     assert ecm1_latency(0.7, 1.0, 1) == pytest.approx(mm1_latency(0.7, 1.0))
     assert md1_latency(0.7, 1.0) < mm1_latency(0.7, 1.0)
+
+
+def test_mg1_is_mm1_for_exponential_service():
+    assert mg1_latency(0.7, 1.0, 2.0) == pytest.approx(mm1_latency(0.7, 1.0))
+    assert mg1_latency(0.7, 1.0, 1.0) == pytest.approx(md1_latency(0.7, 1.0))

@@ -1,0 +1,57 @@
+"""What each attempt on a subscription's copies costs: a service time, and whether it fails."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from . import randomness as rnd
+
+if TYPE_CHECKING:
+    from .scenario import Scenario
+
+
+@dataclass
+class Work:
+    """The draws of one subscription's attempts.
+
+    A copy's first attempt takes the next draws of `services` and `failures` when
+    the copy is admitted, in publish order: the same copy does the same work
+    whichever consumer takes it, in every cell of a sweep that shares the seed,
+    and on a real broker. Later attempts (redeliveries) take the next draws of the
+    retry streams, in the order they happen. `failures` is None when no attempt
+    can fail.
+    """
+
+    services: Iterator[float]
+    failures: Iterator[bool] | None = None
+    retry_services: Iterator[float] | None = None
+    retry_failures: Iterator[bool] | None = None
+
+    @classmethod
+    def of(cls, s: Scenario, topic: int, subscription: int) -> Work:
+        """The draws the Scenario gives subscription `subscription` of topic `topic`."""
+        return cls(
+            rnd.copy_service_times(s, topic, subscription),
+            rnd.copy_failures(s, topic, subscription),
+            rnd.retry_service_times(s, topic, subscription),
+            rnd.retry_failures(s, topic, subscription),
+        )
+
+    @classmethod
+    def constant(cls, service: float, fails: bool = False) -> Work:
+        """Every attempt takes `service` and fails (or not) alike: for hand-built topologies."""
+        failures = itertools.repeat(fails) if fails else None
+        return cls(itertools.repeat(service), failures, itertools.repeat(service), failures)
+
+    def first(self) -> tuple[float, bool]:
+        """A newly admitted copy's first attempt."""
+        return next(self.services), self.failures is not None and next(self.failures)
+
+    def retry(self) -> tuple[float, bool]:
+        """The next redelivery's attempt."""
+        services = self.retry_services if self.retry_services is not None else self.services
+        failures = self.retry_failures if self.retry_failures is not None else self.failures
+        return next(services), failures is not None and next(failures)
