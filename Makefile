@@ -19,7 +19,7 @@ $(INSTALLED): pyproject.toml | $(BIN)/python
 setup: $(INSTALLED)
 
 # Lint, format and types: configured in pyproject.toml; `make test` runs it first.
-CHECKED := pubsub sweeps analysis tests benchmarks
+CHECKED := pubsub sweeps analysis live tests benchmarks
 
 check: setup
 	$(BIN)/ruff check $(CHECKED)

@@ -18,7 +18,7 @@ from .stats import interval
 sns.set_theme(style="whitegrid", context="notebook")
 
 
-def _save(fig, folder: Path, name: str) -> Path:
+def save(fig, folder: Path, name: str) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{name}.png"
     fig.savefig(path, dpi=110, bbox_inches="tight")
@@ -120,7 +120,7 @@ def latency_against_load(summary: pd.DataFrame, varied: list[str], folder: Path)
         f"Latency climbs steeply as offered load ρ nears 1 (dashed)\nbands: 95% intervals over replications{note}",
         fontsize=12,
     )
-    return _save(fig, folder, "latency_vs_load")
+    return save(fig, folder, "latency_vs_load")
 
 
 def backlog_over_time(summary: pd.DataFrame, backlog: pd.DataFrame, folder: Path) -> Path | None:
@@ -151,7 +151,7 @@ def backlog_over_time(summary: pd.DataFrame, backlog: pd.DataFrame, folder: Path
     axes[0, 0].set_ylabel("copies waiting")
     _legend_outside(fig, axes[0, 0], "")
     fig.suptitle(title + "\nthin lines: replications", fontsize=12)
-    return _save(fig, folder, "backlog_over_time")
+    return save(fig, folder, "backlog_over_time")
 
 
 ACK_COSTS = [("redelivered", "redeliveries"), ("duplicates", "duplicates"), ("dead_lettered", "dead letters")]
@@ -203,7 +203,7 @@ def acknowledgment_costs(runs: pd.DataFrame, varied: list[str], folder: Path) ->
         f"bands: 95% intervals over replications{at}",
         fontsize=12,
     )
-    return _save(fig, folder, "ack_costs")
+    return save(fig, folder, "ack_costs")
 
 
 def throughput_and_utilization(summary: pd.DataFrame, varied: list[str], folder: Path) -> Path | None:
@@ -224,7 +224,7 @@ def throughput_and_utilization(summary: pd.DataFrame, varied: list[str], folder:
         "bands: 95% intervals over replications",
         fontsize=12,
     )
-    return _save(fig, folder, "throughput_utilization")
+    return save(fig, folder, "throughput_utilization")
 
 
 def simulated_against_theory(summary: pd.DataFrame, folder: Path) -> Path | None:
@@ -259,7 +259,7 @@ def simulated_against_theory(summary: pd.DataFrame, folder: Path) -> Path | None
     ax.set_ylabel("simulated mean latency (s), 95% interval")
     ax.legend(fontsize=8)
     ax.set_title("Simulated latency lies on the closed forms' diagonal")
-    return _save(fig, folder, "theory")
+    return save(fig, folder, "theory")
 
 
 def draw_all(

@@ -11,7 +11,7 @@ import pandas as pd
 
 from sweeps.layout import write_atomically as _write
 
-from . import figures, stats
+from . import figures, live, stats
 from .results import Results
 
 SHOWN = [
@@ -36,6 +36,9 @@ CAPTIONS = {
     "Non-idempotent consumers shown: idempotent ones turn exactly these duplicates into suppressions.",
     "throughput_utilization": "First-time successful processings per second, and the fraction of time consumers "
     "are busy, against group size; bands are 95% intervals.",
+    "simulated_vs_real": "Relative error of the simulated mean and p99 latency against the real broker's, per "
+    "cell, paired by seed, with 95% intervals over replications; orange as the spec says, blue with the broker's "
+    "measured costs added. The shaded band is the live check's bound.",
     "theory": "Each cell with a closed form (M/M/1, M/M/c for shared groups, M/D/1, E_c/M/1 for round-robin "
     "groups): simulated mean latency with its 95% interval against theory. About one interval in twenty "
     "misses by chance, and cells that share seeds tend to miss on the same side together.",
@@ -103,6 +106,29 @@ figcaption { font-size: 0.9em; color: #444; }
 """
 
 
+def _simulated_vs_real(results: Results) -> str:
+    """The section comparing real runs (`python -m live run`) with their simulated twins, if there are any."""
+    layout = results.layout
+    if not layout.live.exists() or results.runs.empty:
+        return ""
+    comparison = live.compare(results.runs, pd.read_parquet(layout.live), results.varied)
+    _write(layout.live_comparison, lambda p: comparison.to_csv(p, index=False))
+    path = live.comparison_figure(comparison, layout.figures)
+    if path is None:
+        return ""
+    shown = comparison[
+        ["label", "metric", "replications", "real", "simulated", "simulated_error", "calibrated", "calibrated_error"]
+    ]
+    return f"""<h2>Simulated vs real</h2>
+<p>Every real run (<code>python -m live run</code>) used the seed of its simulated twin, so the two are compared
+replication by replication. "As specified" is the sweep's own simulation; "with calibration" adds the broker's
+measured costs (<code>delivery_delay</code>, <code>service_overhead</code>).</p>
+{_figure("simulated_vs_real", path)}
+<details><summary>The comparison, per cell and metric (relative errors of the simulated means)</summary>
+{_table(shown)}</details>
+"""
+
+
 def build(results: Results, slo_p99: float | None = None) -> Path:
     """Write summary.csv, summary.parquet, paired.csv, capacity.csv, figures/ and report.html; return the report."""
     layout, runs, varied = results.layout, results.runs, results.varied
@@ -116,6 +142,7 @@ def build(results: Results, slo_p99: float | None = None) -> Path:
     _write(layout.paired, lambda p: comparisons.to_csv(p, index=False))
     _write(layout.capacity, lambda p: answer.to_csv(p, index=False))
     drawn = figures.draw_all(runs, summary, results.backlog(), varied, layout.figures) if len(runs) else {}
+    real = _simulated_vs_real(results)
 
     target = f"{slo_p99:g} s" if slo_p99 is not None else "ten mean service times"
     failed = ""
@@ -144,6 +171,7 @@ the target ({target}).</p>
 {_capacity_text(answer)}
 <h2>Figures</h2>
 {"".join(_figure(name, path) for name, path in drawn.items()) or "<p><em>No figure applies to this sweep.</em></p>"}
+{real}
 <h2>Paired comparisons</h2>
 <p>Replication r of every cell shares its seed, so neighbouring group sizes (and dispatch policies) are compared
 run by run: the paired interval is usually much narrower than combining the two cells' own intervals

@@ -74,10 +74,23 @@ class Layout:
     def spec(self) -> Path:
         return self.folder / "spec.toml"
 
-    # What the live runner writes beside a sweep's tables.
+    # What the live runner writes: real runs (beside a sweep's tables, or in a check's own folder).
     @property
     def live(self) -> Path:
         return self.folder / "live.parquet"
+
+    @property
+    def live_parts(self) -> Path:
+        return self.parts / "live"
+
+    @property
+    def validation(self) -> Path:
+        return self.folder / "validation.csv"
+
+    @property
+    def live_comparison(self) -> Path:
+        """Written by the analysis: simulated against real, per cell."""
+        return self.folder / "simulated_vs_real.csv"
 
     # What the analysis derives from them.
     @property
@@ -106,7 +119,7 @@ class Layout:
 
     def derived(self) -> list[Path]:
         """Every file the analysis writes, figures aside."""
-        return [self.summary_csv, self.summary_parquet, self.paired, self.capacity, self.report]
+        return [self.summary_csv, self.summary_parquet, self.paired, self.capacity, self.live_comparison, self.report]
 
     def files(self) -> list[Path]:
         """Every file of the folder but the parts and figures folders."""

@@ -1,0 +1,119 @@
+"""Calibration: the costs a real broker and client add to every copy, measured on an idle server.
+
+Two micro-measurements, run with the live runner's own publisher and consumer
+code, never fitted to any validation result:
+
+- **per-message overhead**: one consumer works through a backlog published in
+  advance; the time between one take and the next, minus the service time it
+  slept, is what each message costs beyond its sleep (fetch and acknowledgment
+  round trips, the sleep's overshoot, the client's own work). Measured with and
+  without acknowledgments, whose consumers make different calls.
+- **delivery delay**: messages published far apart to one idle consumer; the
+  time from a message's scheduled publish to the end of its attempt, minus its
+  sleep and the per-message overhead, is how much later than the simulator's
+  ideal broker an idle consumer can start on a copy (the publisher's lateness,
+  the push to the blocked reader).
+
+The simulator takes them as `delivery_delay` and `service_overhead`, in model
+seconds (real seconds divided by the time scale).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from pubsub import Scenario
+from pubsub import randomness as rnd
+
+from .runner import LiveRun
+
+BACKLOG = 100  # messages worked through for the overhead, per round
+SPACED = 40  # messages published to an idle consumer for the delay, per round
+SPACING = 3.0  # mean service times between those messages
+# Independent rounds, pooled: from one short run to the next the machine's speed varies more
+# (about ±0.07 ms per message, measured) than the mean of one run is uncertain.
+ROUNDS = 6
+QUICK_ROUNDS = 2
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """Measured costs, in real seconds."""
+
+    delivery_delay: float
+    service_overhead_ack: float
+    service_overhead_noack: float
+    publish_to_receive: float  # raw: scheduled publish to the idle consumer's receipt
+    samples: int
+
+    def fields(self, scenario: Scenario, time_scale: float) -> dict[str, float]:
+        """The Scenario fields that carry these costs into the simulator, for `scenario` at `time_scale`."""
+        overhead = self.service_overhead_ack if scenario.ack else self.service_overhead_noack
+        return {"delivery_delay": self.delivery_delay / time_scale, "service_overhead": overhead / time_scale}
+
+    def as_dict(self) -> dict[str, float]:
+        return asdict(self)
+
+
+def _probe(ack: bool, duration: float) -> Scenario:
+    """One publisher, one consumer of exponential service of mean 1 model s (time_scale real s)."""
+    return Scenario(
+        dispatch="shared", ack=ack, ack_timeout=1e6, service_time=1.0, duration=duration, warmup=0.0, seed=20261128
+    )
+
+
+def _draws(scenario: Scenario, count: int) -> np.ndarray:
+    """The first `count` copies' service times, model s (the probes publish in order to one consumer)."""
+    services = rnd.copy_service_times(scenario, 0, 0)
+    return np.array([next(services) for _ in range(count)])
+
+
+def per_message_overhead(url: str, time_scale: float, ack: bool, count: int = BACKLOG) -> tuple[float, int]:
+    """Mean real time a busy consumer spends per message beyond its sleep, and the number of cycles measured."""
+    scenario = _probe(ack, duration=0.8 * count)
+    plan = [(1e-4 * (k + 1), 0) for k in range(count)]  # all published within a few milliseconds
+    log = LiveRun(scenario, url, time_scale, plans={(0, 0): plan}).run()
+    published_by = max(at for *_, at in log.published)
+    takes = np.array([a.taken for a in log.attempts])
+    sleeps = _draws(scenario, len(takes)) * time_scale
+    cycles = np.diff(takes) - sleeps[:-1]
+    busy = takes[:-1] > published_by  # after the publisher stopped sharing the loop
+    return float(cycles[busy].mean()), int(busy.sum())
+
+
+def delivery_delay(url: str, time_scale: float, overhead: float, count: int = SPACED) -> tuple[float, float, int]:
+    """(delay, raw publish-to-receive) in real s for copies reaching an idle consumer, and their count."""
+    scenario = _probe(True, duration=SPACING * (count + 1))
+    plan = [(SPACING * (k + 1), 0) for k in range(count)]
+    log = LiveRun(scenario, url, time_scale, plans={(0, 0): plan}).run()
+    sleeps = _draws(scenario, len(log.attempts)) * time_scale
+    scheduled = np.array([log.start + a.published * time_scale for a in log.attempts])
+    taken = np.array([a.taken for a in log.attempts])
+    ended = np.array([a.ended for a in log.attempts])
+    idle = np.concatenate(([True], ended[:-1] < scheduled[1:]))  # the consumer was idle when it was published
+    idle &= ~np.isnan(ended)
+    delay = ended[idle] - scheduled[idle] - sleeps[idle] - overhead
+    return float(delay.mean()), float((taken[idle] - scheduled[idle]).mean()), int(idle.sum())
+
+
+def calibrate(url: str, time_scale: float, quick: bool = False, rounds: int | None = None) -> Calibration:
+    """Both measurements on the server at `url`, with a mean service of `time_scale` real seconds,
+    each the mean of several independent rounds (weighted by the samples each gave)."""
+    rounds = rounds or (QUICK_ROUNDS if quick else ROUNDS)
+    ack, noack = [], []
+    for _ in range(rounds):  # interleaved, so that both modes see the same spells of the machine
+        ack.append(per_message_overhead(url, time_scale, ack=True))
+        noack.append(per_message_overhead(url, time_scale, ack=False))
+    overhead_ack, overhead_noack = _pooled(ack), _pooled(noack)
+    delays = [delivery_delay(url, time_scale, overhead_ack) for _ in range(max(1, rounds // 2))]
+    delay = _pooled([(d, n) for d, _, n in delays])
+    receive = _pooled([(r, n) for _, r, n in delays])
+    samples = min(sum(n for _, n in ack), sum(n for _, n in noack), sum(n for *_, n in delays))
+    return Calibration(max(delay, 0.0), overhead_ack, overhead_noack, receive, samples)
+
+
+def _pooled(measured: list[tuple[float, int]]) -> float:
+    total = sum(n for _, n in measured)
+    return sum(value * n for value, n in measured) / total

@@ -1,0 +1,279 @@
+"""`python -m live check`: calibrate, run a fixed validation suite on the real broker, hold the simulator to it.
+
+Every case runs a few replications on the real broker and, with the same seeds
+(the same draws), in the simulator twice: calibrated (the measured
+`delivery_delay` and `service_overhead`) and not. The bounds apply to the mean
+over replications of the calibrated simulation against the real runs.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import platform
+import sys
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from tqdm import tqdm
+
+from pubsub import MODEL_VERSION, Scenario, simulate
+from sweeps.layout import Layout, write_atomically, write_json
+
+from . import measure, runner
+from .calibrate import Calibration, calibrate
+from .server import Server
+
+SERVICE_TIME = 1.0  # model s: every case's mean service; the time scale makes it 20 ms of real time
+TIME_SCALE = 0.02
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    what: str
+    fields: dict[str, Any]
+
+
+_SHARED = {"dispatch": "shared", "service_time": SERVICE_TIME}
+CASES = [
+    *[
+        Case(
+            f"shared-{c}-rho{rho}",
+            f"a shared group of {c} at ρ = {rho}",
+            {**_SHARED, "group_size": c, "publish_rate": rho * c},
+        )
+        for c in (1, 2, 4)
+        for rho in (0.5, 0.8)
+    ],
+    Case(
+        "fan-out",
+        "two subscriptions (groups of 2) on one topic, ρ = 0.7",
+        {**_SHARED, "group_size": 2, "subscribers": 2, "publish_rate": 1.4},
+    ),
+    Case(
+        "acks",
+        "acknowledgments, 5% failed attempts, visibility timeout 4 service times, ρ = 0.7",
+        {**_SHARED, "group_size": 2, "publish_rate": 1.4, "ack": True, "ack_timeout": 4.0, "failure_prob": 0.05},
+    ),
+    Case(
+        "dead-letters",
+        "30% failed attempts, dead-lettered after 3 deliveries, timeout 4 service times",
+        {
+            **_SHARED,
+            "group_size": 2,
+            "publish_rate": 1.0,
+            "ack": True,
+            "ack_timeout": 4.0,
+            "failure_prob": 0.3,
+            "max_deliveries": 3,
+        },
+    ),
+]
+QUICK = ["shared-1-rho0.5", "shared-2-rho0.8", "fan-out", "acks"]
+
+
+@dataclass(frozen=True)
+class Suite:
+    cases: list[Case]
+    replications: int
+    duration: float  # model s per run
+    warmup: float
+
+
+FULL = Suite(CASES, replications=4, duration=600.0, warmup=50.0)
+QUICK_SUITE = Suite([c for c in CASES if c.name in QUICK], replications=3, duration=300.0, warmup=25.0)
+
+
+@dataclass(frozen=True)
+class Bound:
+    """How close the calibrated simulation must come to the real runs, on the mean over replications."""
+
+    relative: float
+    copies: float = 0.0  # counts: or within this many copies
+
+    def holds(self, real: float, simulated: float) -> bool:
+        return abs(simulated - real) <= max(self.relative * abs(real), self.copies)
+
+    def describe(self) -> str:
+        text = f"±{self.relative:.0%}"
+        return text + (f" or {self.copies:g} copies" if self.copies else "")
+
+
+# Kept for each real run beside its own metrics: the simulated twins' values.
+SIMULATED = (
+    "latency_mean",
+    "latency_p50",
+    "latency_p95",
+    "latency_p99",
+    "redelivered",
+    "dead_lettered",
+    "duplicates",
+    "throughput",
+    "utilization",
+)
+
+BOUNDS = {
+    "latency_mean": Bound(0.05),
+    "latency_p50": Bound(0.05),
+    "latency_p99": Bound(0.10),
+    "redelivered": Bound(0.05, 3),
+    "dead_lettered": Bound(0.05, 3),
+}
+
+
+@dataclass
+class Outcome:
+    validation: pd.DataFrame
+    calibration: Calibration
+    passed: bool
+    wall_seconds: float
+    conserved: bool
+    folder: Path
+
+
+def _lateness(log: runner.Log):
+    """How late each message was published, in model s."""
+    return (log.model_time(at) - scheduled for _, _, scheduled, at in log.published)
+
+
+def seeds(replications: int) -> list[int]:
+    return list(range(1, replications + 1))
+
+
+def relative_error(simulated: float, real: float) -> float:
+    return (simulated - real) / real if real else (0.0 if simulated == real else math.nan)
+
+
+def run_check(server: Server, results: Path, quick: bool = False, progress: bool | None = None) -> Outcome:
+    started = time.perf_counter()
+    suite = QUICK_SUITE if quick else FULL
+    layout = Layout(Path(results) / "live-check")
+    layout.folder.mkdir(parents=True, exist_ok=True)
+    calibration = calibrate(server.url, TIME_SCALE, quick=quick)
+    rows = []
+    runs = [(case, r, seed) for case in suite.cases for r, seed in enumerate(seeds(suite.replications))]
+    bar = tqdm(runs, unit="run", desc="live check", disable=(None if progress is None else not progress))
+    for case, replication, seed in bar:
+        bar.set_postfix_str(case.name)
+        if bar.disable:  # no terminal for a bar: a line per run, so that long work still shows progress
+            print(f"live check: {case.name}, replication {replication + 1} of {suite.replications}", file=sys.stderr)
+        scenario = Scenario(**case.fields, duration=suite.duration, warmup=suite.warmup, seed=seed)
+        as_simulated = scenario.model_copy(update=calibration.fields(scenario, TIME_SCALE))
+        log = runner.run(scenario, server.url, TIME_SCALE)
+        metrics = measure.summarize(log)
+        calibrated, uncalibrated = simulate(as_simulated).summary, simulate(scenario).summary
+        rows.append(
+            {
+                "case": case.name,
+                "replication": replication,
+                **as_simulated.model_dump(),
+                **metrics,
+                "time_scale": TIME_SCALE,
+                "conserved": log.server["holds"],
+                "publish_lateness_max": max((late for late in _lateness(log)), default=0.0),
+                "server_calls": json.dumps(dict(log.calls)),
+                "server_conservation": json.dumps(log.server["groups"]),
+                # The simulator on the same seed, with and without the measured costs.
+                **{f"calibrated_{m}": calibrated[m] for m in SIMULATED},
+                **{f"uncalibrated_{m}": uncalibrated[m] for m in SIMULATED},
+            }
+        )
+    bar.close()
+    live = pd.DataFrame(rows)
+    validation = _validate(suite, live)
+    conserved = bool(live["conserved"].all())
+    passed = bool(validation["pass"].all()) and conserved
+    wall = time.perf_counter() - started
+    write_atomically(layout.live, lambda p: live.to_parquet(p, index=False))
+    write_atomically(layout.validation, lambda p: validation.to_csv(p, index=False))
+    write_json(layout.manifest, _manifest(server, calibration, suite, quick, passed, wall))
+    from analysis.live import errors_figure, validation_figure  # drawn from the tables just written
+
+    validation_figure(layout)
+    errors_figure(layout, {metric: bound.relative for metric, bound in BOUNDS.items()})
+    return Outcome(validation, calibration, passed, wall, conserved, layout.folder)
+
+
+def _validate(suite: Suite, live: pd.DataFrame) -> pd.DataFrame:
+    """Per case and bounded metric: the means over replications, both errors, the verdict."""
+    rows = []
+    for case in suite.cases:
+        runs = live[live["case"] == case.name]
+        for metric, bound in BOUNDS.items():
+            r, c, u = (
+                float(runs[column].mean()) for column in (metric, f"calibrated_{metric}", f"uncalibrated_{metric}")
+            )
+            rows.append(
+                {
+                    "case": case.name,
+                    "metric": metric,
+                    "real": r,
+                    "calibrated": c,
+                    "uncalibrated": u,
+                    "calibrated_error": relative_error(c, r),
+                    "uncalibrated_error": relative_error(u, r),
+                    "bound": bound.describe(),
+                    "pass": bound.holds(r, c),
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def _manifest(
+    server: Server,
+    calibration: Calibration,
+    suite: Suite,
+    quick: bool,
+    passed: bool,
+    wall: float,
+) -> dict:
+    return {
+        "command": " ".join(sys.argv),
+        "finished": datetime.now(UTC).isoformat(timespec="seconds"),
+        "broker": server.name,
+        "broker_version": server.version,
+        "broker_binary": server.binary,
+        "started_here": server.started_here,
+        "time_scale": TIME_SCALE,
+        "calibration_real_seconds": calibration.as_dict(),
+        "calibration_model_seconds": {
+            "delivery_delay": calibration.delivery_delay / TIME_SCALE,
+            "service_overhead_ack": calibration.service_overhead_ack / TIME_SCALE,
+            "service_overhead_noack": calibration.service_overhead_noack / TIME_SCALE,
+        },
+        "quick": quick,
+        "replications": suite.replications,
+        "duration": suite.duration,
+        "warmup": suite.warmup,
+        "cases": {c.name: c.what for c in suite.cases},
+        "bounds": {m: b.describe() for m, b in BOUNDS.items()},
+        "passed": passed,
+        "wall_seconds": wall,
+        "model_version": MODEL_VERSION,
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "redis-py": version("redis"),
+        "asimpy": version("asimpy"),
+        "pubsub-sweeps": version("pubsub-sweeps"),
+    }
+
+
+def table(outcome: Outcome) -> str:
+    """The validation table as text: calibrated and uncalibrated errors side by side."""
+    lines = [f"{'case':<18} {'metric':<14} {'real':>9} {'calibrated':>11} {'uncalibrated':>13}  {'bound':<18} result"]
+    for row in outcome.validation.to_dict("records"):
+        lines.append(
+            f"{row['case']:<18} {row['metric']:<14} {row['real']:>9.4g} {_err(row['calibrated_error']):>11} "
+            f"{_err(row['uncalibrated_error']):>13}  {row['bound']:<18} {'pass' if row['pass'] else 'FAIL'}"
+        )
+    return "\n".join(lines)
+
+
+def _err(value: float) -> str:
+    return "–" if math.isnan(value) else f"{value:+.1%}"

@@ -1,0 +1,399 @@
+"""Run a Scenario on a real Redis-compatible broker, in real time, with the simulator's own random draws.
+
+Model seconds become real seconds times `time_scale`. Every publisher publishes
+open-loop on an absolute schedule (its gaps from `pubsub.randomness`), so a
+late publisher cannot hide queueing: latency counts from the scheduled time.
+Every message carries its copies' first-attempt work, drawn as the simulator
+draws it (`pubsub.work.Work`). Every consumer has its own connection, reads
+with `XREADGROUP`, sleeps the copy's service time (a redelivery's comes from its
+group's retry draws), then fails (no acknowledgment) or acknowledges. What
+happened is logged with loop-clock timestamps; `live.measure` turns the log
+into the simulator's metrics.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import heapq
+import itertools
+import math
+import time
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import redis
+import redis.asyncio as aioredis
+
+from pubsub import Scenario
+from pubsub import randomness as rnd
+from pubsub.work import Work
+
+from .topology import Topology, refuse_unsupported
+
+# Past its last allowed delivery, an entry still pending is written to the dead-letter stream, then
+# acknowledged, in one atomic step: a late attempt's XACK between the claim and this must not count twice.
+DEAD_LETTER = """
+if #redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[2], ARGV[2], 1) == 0 then return 0 end
+redis.call('XADD', KEYS[2], '*', 'stream', KEYS[1], 'id', ARGV[2])
+redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
+return 1
+"""
+IDLE_BLOCK_MS = 100  # how long an idle consumer's read blocks when no delivery of its group can expire sooner
+CLOSE = 0.003  # s: an expiry this close is waited for on the client's clock (the server's tick is 2 ms)
+LEAD = 0.2  # s between the end of set-up and the first scheduled publish
+
+
+@dataclass
+class Attempt:
+    """One delivery of a copy to a consumer and what came of it. Times are the loop's clock, s."""
+
+    topic: int
+    subscription: int
+    consumer: int
+    copy: str  # "<stream> <entry id>": unique within a subscription
+    published: float  # the message's scheduled publish time, model s
+    delivery: int  # 1 for the first delivery, XPENDING's count after a claim
+    taken: float
+    ended: float = math.nan
+    outcome: str = "unfinished"  # processed | failed | duplicate | suppressed | unfinished
+
+
+@dataclass
+class Log:
+    """Everything a live run did, for `live.measure`."""
+
+    scenario: Scenario
+    time_scale: float
+    start: float  # loop time of model time 0
+    published: list[tuple[int, str, float, float]] = field(default_factory=list)  # topic, copy, scheduled (model), at
+    attempts: list[Attempt] = field(default_factory=list)
+    dead: list[tuple[int, int, str, float]] = field(default_factory=list)  # topic, subscription, copy, at
+    acknowledged: Counter = field(default_factory=Counter)  # (topic, subscription) -> XACKs that settled a copy
+    server: dict = field(default_factory=dict)  # the conservation check, read from the server at the end
+    calls: Counter = field(default_factory=Counter)  # server round trips by kind, for diagnosis
+    wall_seconds: float = math.nan
+
+    def model_time(self, at: float) -> float:
+        return (at - self.start) / self.time_scale
+
+
+class StreamState:
+    """What the consumers reading one stream for one group share in this process.
+
+    When each unsettled delivery may expire: an idle consumer blocks on the
+    server only until the next of these, then asks the server (XAUTOCLAIM)
+    whether anything expired; the server decides.
+    """
+
+    def __init__(self, timeout: float):
+        # A delivery the client received at t was made on the server before t, so at t + timeout the
+        # server's idle time (in whole milliseconds, as is the timeout) is at least the timeout.
+        self.timeout = timeout
+        self._heap: list[tuple[float, str, int]] = []
+        self._current: dict[str, int] = {}  # copy -> its latest delivery, while unsettled
+        self._settled: set[str] = set()
+
+    def delivered(self, copy: str, delivery: int, at: float) -> None:
+        if copy in self._settled:
+            return  # claimed just before a late attempt acknowledged it: nothing left to expire
+        self._current[copy] = delivery
+        heapq.heappush(self._heap, (at + self.timeout, copy, delivery))
+
+    def settled(self, copy: str) -> None:
+        self._current.pop(copy, None)
+        self._settled.add(copy)
+
+    def next(self) -> float | None:
+        heap = self._heap
+        while heap and self._current.get(heap[0][1]) != heap[0][2]:
+            heapq.heappop(heap)  # settled, or delivered again since
+        return heap[0][0] if heap else None
+
+    def postpone(self) -> None:
+        """The next deadline passed but the server had nothing to claim yet: look again a little later."""
+        if self.next() is not None:
+            at, copy, delivery = heapq.heappop(self._heap)
+            heapq.heappush(self._heap, (at + 0.001, copy, delivery))
+
+
+Plan = list[tuple[float, int]]  # (publish time in model s, key) of each message of one publisher
+
+
+async def sleep_until(loop: asyncio.AbstractEventLoop, deadline: float) -> None:
+    """Sleep until the loop's clock reads `deadline`, within a few microseconds.
+
+    `asyncio.sleep` wakes up to a millisecond late (epoll's timeouts are whole
+    milliseconds, rounded up), by an amount that depends on what else the loop
+    is doing; so sleep coarsely, then yield to the loop until the deadline.
+    """
+    coarse = deadline - loop.time() - 0.0015
+    if coarse > 0:
+        await asyncio.sleep(coarse)
+    while loop.time() < deadline:
+        await asyncio.sleep(0)
+
+
+def schedule(scenario: Scenario, topic: int, publisher: int) -> Plan:
+    """(publish time in model s, key) of every message the simulator's publisher would publish."""
+    gaps = rnd.arrival_gaps(scenario, topic, publisher)
+    keys: Iterator[int] = rnd.message_keys(scenario, topic, publisher) or itertools.repeat(0)
+    out: Plan = []
+    now = 0.0
+    while True:
+        now += next(gaps)
+        if now > scenario.duration:
+            return out
+        out.append((now, next(keys)))
+
+
+class LiveRun:
+    """One Scenario on the server at `url`; `run()` returns the log.
+
+    `plans` replaces the publishers' schedules ((topic, publisher) -> plan), for
+    calibration's micro-measurements; by default they are the Scenario's draws.
+    """
+
+    def __init__(
+        self, scenario: Scenario, url: str, time_scale: float, plans: dict[tuple[int, int], Plan] | None = None
+    ):
+        refuse_unsupported(scenario)
+        if not time_scale > 0:
+            raise ValueError(f"time_scale must be positive, got {time_scale}")
+        self.scenario = scenario
+        self.url = url
+        self.scale = time_scale
+        self.topology = Topology(scenario, f"pubsub-live:{uuid.uuid4().hex[:12]}")
+        self.plans = plans or {}
+        self.stopping = False
+        self.timeout_ms = max(1, round(scenario.ack_timeout * time_scale * 1000))
+
+    def run(self) -> Log:
+        return asyncio.run(self._main())
+
+    async def _connect(self) -> aioredis.Redis:
+        conn = aioredis.Redis.from_url(self.url, decode_responses=True)
+        await conn.ping()  # connect now, not during the measured run
+        return conn
+
+    async def _main(self) -> Log:
+        s, top = self.scenario, self.topology
+        loop = asyncio.get_running_loop()
+        admin = await self._connect()
+        connections = [admin]
+        try:
+            for t in range(s.topics):
+                for stream in top.streams(t):
+                    for g in range(s.subscribers):
+                        await admin.xgroup_create(stream, top.group(g), id="0", mkstream=True)
+            consumers = []
+            for t, g in itertools.product(range(s.topics), range(s.subscribers)):
+                states = {stream: StreamState(self.timeout_ms / 1000) for stream in top.streams(t)}
+                retries = Work.of(s, t, g)  # the group's redeliveries draw from its retry streams, in order
+                for i in range(s.group_size):
+                    conn = await self._connect()
+                    connections.append(conn)
+                    consumers.append((conn, t, g, i, states[top.consumer_stream(t, i)], retries))
+            publishers = []
+            for t in range(s.topics):
+                for entries in self._entries(t):
+                    conn = await self._connect()
+                    connections.append(conn)
+                    publishers.append((conn, t, entries))
+
+            log = Log(s, self.scale, loop.time() + LEAD)
+            started = time.perf_counter()
+            tasks = [asyncio.create_task(self._consume(log, *c)) for c in consumers]
+            tasks += [asyncio.create_task(self._publish(log, conn, t, entries)) for conn, t, entries in publishers]
+            await asyncio.sleep(log.start + s.duration * self.scale - loop.time())
+            self.stopping = True
+            await asyncio.gather(*tasks)
+            log.wall_seconds = time.perf_counter() - started
+            log.server = await self._conservation(admin, log)
+            return log
+        finally:
+            self.stopping = True
+            with contextlib.suppress(redis.RedisError):  # a server that went away keeps nothing to remove
+                await self._remove_keys(admin)
+            for conn in connections:
+                await conn.aclose()
+
+    def _entries(self, topic: int) -> list[list[tuple[float, str, dict]]]:
+        """Per publisher of `topic`: (publish time, stream, fields) of each of its messages.
+
+        Each message carries, per subscription g, its copy's first attempt: service
+        time `w<g>` (model s) and failure `x<g>`, drawn as the simulator draws them,
+        in the topic's publish order, so that the same copy does the same work here.
+        """
+        s = self.scenario
+        plans = [
+            self.plans[topic, p] if (topic, p) in self.plans else schedule(s, topic, p) for p in range(s.publishers)
+        ]
+        works = [Work.of(s, topic, g) for g in range(s.subscribers)]
+        entries: list[list[tuple[float, str, dict]]] = [[] for _ in plans]
+        for at, p, key in sorted((at, p, key) for p, plan in enumerate(plans) for at, key in plan):
+            fields: dict = {"t": repr(at), "k": key}
+            for g, work in enumerate(works):
+                service, fails = work.first()
+                fields[f"w{g}"], fields[f"x{g}"] = repr(service), int(fails)
+            entries[p].append((at, self.topology.stream_for_key(topic, key), fields))
+        return entries
+
+    async def _publish(self, log: Log, conn: aioredis.Redis, topic: int, entries) -> None:
+        loop = asyncio.get_running_loop()
+        for at, stream, fields in entries:
+            await sleep_until(loop, log.start + at * self.scale)
+            entry = await conn.xadd(stream, fields)
+            log.published.append((topic, f"{stream} {entry}", at, loop.time()))
+
+    async def _consume(
+        self, log: Log, conn: aioredis.Redis, topic: int, sub: int, index: int, state, retries: Work
+    ) -> None:
+        s, top = self.scenario, self.topology
+        loop = asyncio.get_running_loop()
+        stream = top.consumer_stream(topic, index)
+        while not self.stopping:
+            entry = await self._next_entry(log, conn, topic, sub, index, state)
+            if entry is None:
+                continue
+            entry_id, fields, delivery = entry
+            copy = f"{stream} {entry_id}"
+            attempt = Attempt(topic, sub, index, copy, float(fields["t"]), delivery, loop.time())
+            log.attempts.append(attempt)
+            if self.stopping:
+                break  # delivered after the end: left pending, as the simulator leaves it in flight
+            if s.ack:
+                state.delivered(copy, delivery, attempt.taken)
+            if delivery == 1:
+                service, fails = float(fields[f"w{sub}"]), fields[f"x{sub}"] == "1"
+            else:
+                service, fails = retries.retry()
+            await sleep_until(loop, attempt.taken + service * self.scale)
+            if fails:
+                attempt.ended, attempt.outcome = loop.time(), "failed"
+                continue
+            attempt.outcome = await self._settle(log, conn, topic, sub, stream, entry_id) if s.ack else "processed"
+            attempt.ended = loop.time()
+            if s.ack:  # acknowledged now, or before (a duplicate): either way no longer pending
+                state.settled(copy)
+
+    async def _next_entry(self, log: Log, conn: aioredis.Redis, topic: int, sub: int, index: int, state):
+        """The next (entry id, fields, delivery count) for this consumer, None if none came or it was dead-lettered.
+
+        As in the simulator, a copy back for redelivery (its delivery expired) is
+        handed out before new copies: expired deliveries are claimed first.
+        """
+        s, top = self.scenario, self.topology
+        loop = asyncio.get_running_loop()
+        stream, group, name = top.consumer_stream(topic, index), top.group(sub), top.consumer(index)
+        due = state.next() if s.ack else None
+        if due is None:
+            block = IDLE_BLOCK_MS
+        elif due - loop.time() <= CLOSE:
+            # The server wakes blocked readers on its own clock tick: the last moments are waited for here.
+            await sleep_until(loop, due)
+            return await self._claim(log, conn, topic, sub, stream, name, state)
+        else:  # block until a copy comes, or until the next delivery of this stream is about to expire
+            block = max(1, min(IDLE_BLOCK_MS, math.floor((due - loop.time() - CLOSE) * 1000)))
+        found = await conn.xreadgroup(group, name, {stream: ">"}, count=1, block=block, noack=not s.ack)
+        log.calls["read" if found else "empty read"] += 1
+        if not found:
+            return None
+        entry_id, fields = found[0][1][0]
+        return entry_id, fields, 1
+
+    async def _settle(self, log: Log, conn, topic: int, sub: int, stream: str, entry_id: str) -> str:
+        """Acknowledge a successful attempt (recording the id first if idempotent): one round trip."""
+        group = self.topology.group(sub)
+        if self.scenario.idempotent:
+            pipe = conn.pipeline(transaction=False)
+            pipe.sadd(self.topology.done(topic, sub), entry_id)
+            pipe.xack(stream, group, entry_id)
+            first, acked = await pipe.execute()
+        else:
+            first, acked = 1, await conn.xack(stream, group, entry_id)
+        if acked:
+            log.acknowledged[topic, sub] += 1
+            return "processed"
+        return "suppressed" if self.scenario.idempotent and not first else "duplicate"
+
+    async def _claim(self, log: Log, conn, topic: int, sub: int, stream: str, name: str, state: StreamState):
+        """An expired delivery claimed for this consumer (None if there was none), or dead-lettered past its limit.
+
+        The claim and the delivery counts of this consumer's pending entries travel in one round trip.
+        """
+        group, loop = self.topology.group(sub), asyncio.get_running_loop()
+        pipe = conn.pipeline(transaction=False)
+        pipe.xautoclaim(stream, group, name, self.timeout_ms, "0-0", count=1)
+        pipe.xpending_range(stream, group, "-", "+", 1000, consumername=name)
+        (cursor, claimed, *_), mine = await pipe.execute()
+        log.calls["claim"] += 1
+        while not claimed and cursor != "0-0":  # page the cursor to the end
+            cursor, claimed, *_ = await conn.xautoclaim(stream, group, name, self.timeout_ms, cursor, count=1)
+            log.calls["claim page"] += 1
+            mine = []
+        if not claimed:
+            log.calls["empty claim"] += 1
+            state.postpone()
+            return None
+        entry_id, fields = claimed[0]
+        delivery = next((p["times_delivered"] for p in mine if p["message_id"] == entry_id), None)
+        if delivery is None:
+            pending = await conn.xpending_range(stream, group, entry_id, entry_id, 1)
+            if not pending:
+                return None  # acknowledged in between, by an attempt that outlasted its timeout
+            delivery = pending[0]["times_delivered"]
+        limit = self.scenario.max_deliveries
+        if limit is not None and delivery > limit:
+            dead_letters = self.topology.dead_letters(topic, sub)
+            moved = await conn.eval(DEAD_LETTER, 2, stream, dead_letters, group, entry_id)
+            copy = f"{stream} {entry_id}"
+            state.settled(copy)
+            if moved:  # else a late attempt acknowledged it since the claim
+                log.dead.append((topic, sub, copy, loop.time()))
+            return None
+        return entry_id, fields, delivery
+
+    async def _conservation(self, admin: aioredis.Redis, log: Log) -> dict:
+        """Per subscription, read from the server: published = acknowledged + pending + waiting + dead-lettered."""
+        s, top = self.scenario, self.topology
+        groups = []
+        for t, g in itertools.product(range(s.topics), range(s.subscribers)):
+            published = pending = waiting = read = 0
+            for stream in top.streams(t):
+                published += await admin.xlen(stream)
+                (info,) = [i for i in await admin.xinfo_groups(stream) if i["name"] == top.group(g)]
+                pending += info["pending"]
+                waiting += info["lag"]
+                read += info["entries-read"] or 0
+            dead = await admin.xlen(top.dead_letters(t, g))
+            if s.ack:
+                acknowledged = log.acknowledged[t, g]
+            else:  # NOACK: the server acknowledges at delivery; every delivery must have reached a consumer
+                acknowledged = sum(a.topic == t and a.subscription == g for a in log.attempts)
+                pending += read - acknowledged  # nonzero only if the consumers lost a delivery
+            groups.append(
+                {
+                    "topic": t,
+                    "subscription": g,
+                    "published": published,
+                    "acknowledged": acknowledged,
+                    "pending": pending,
+                    "waiting": waiting,
+                    "dead_lettered": dead,
+                    "holds": published == acknowledged + pending + waiting + dead,
+                }
+            )
+        return {"groups": groups, "holds": all(g["holds"] for g in groups)}
+
+    async def _remove_keys(self, admin: aioredis.Redis) -> None:
+        keys = [key async for key in admin.scan_iter(match=f"{self.topology.prefix}:*", count=1000)]
+        if keys:
+            await admin.unlink(*keys)
+
+
+def run(scenario: Scenario, url: str, time_scale: float) -> Log:
+    """Run `scenario` on the server at `url`; the log of what happened."""
+    return LiveRun(scenario, url, time_scale).run()

@@ -1,0 +1,38 @@
+"""Calibration: measured costs make the simulator predict the real broker; without them it is optimistic."""
+
+import pytest
+
+from live import measure, runner
+from live.calibrate import calibrate
+from pubsub import Scenario, simulate
+
+SCALE = 0.02
+
+
+@pytest.fixture(scope="module")
+def calibration(server):
+    return calibrate(server.url, SCALE, rounds=1)
+
+
+def test_costs_are_positive_and_acknowledgments_cost_a_round_trip(calibration):
+    assert 0 < calibration.service_overhead_noack < calibration.service_overhead_ack < 0.02
+    assert 0 <= calibration.delivery_delay < 0.02
+    fields = calibration.fields(Scenario(ack=True), SCALE)
+    assert fields == {
+        "delivery_delay": calibration.delivery_delay / SCALE,
+        "service_overhead": calibration.service_overhead_ack / SCALE,
+    }
+
+
+def test_a_short_case_agrees_with_the_calibrated_simulation(server, calibration):
+    s = Scenario(dispatch="shared", group_size=2, publish_rate=1.3, duration=300.0, warmup=20.0, seed=7)
+    real = measure.summarize(runner.run(s, server.url, SCALE))
+    calibrated = simulate(s.model_copy(update=calibration.fields(s, SCALE))).summary
+    uncalibrated = simulate(s).summary
+    # Loose bounds for one short run; `python -m live check` holds the tight ones.
+    for metric, bound in (("latency_mean", 0.15), ("latency_p50", 0.2), ("latency_p99", 0.25)):
+        assert calibrated[metric] == pytest.approx(real[metric], rel=bound), metric
+    assert uncalibrated["latency_mean"] < real["latency_mean"]
+    assert abs(calibrated["latency_mean"] - real["latency_mean"]) < abs(
+        uncalibrated["latency_mean"] - real["latency_mean"]
+    )

@@ -1,0 +1,130 @@
+"""A Scenario on a real server: the same draws as the simulator, conservation on the server, the mapping."""
+
+import itertools
+from collections import defaultdict
+
+import pytest
+
+from live import measure, runner
+from live.runner import LiveRun
+from pubsub import Scenario, simulate
+from pubsub.dispatch import partition
+from tests.pubsub.helpers import Recording
+
+SCALE = 0.02  # 20 ms per mean service
+
+
+def test_publish_schedule_is_the_simulators():
+    s = Scenario(publishers=2, publish_rate=0.8, arrivals="bursty", dispatch="key-hash", duration=300.0, seed=5)
+    trace = Recording()
+    simulate(s, trace=trace)
+    simulated = defaultdict(list)
+    for _, at, publisher, _ in trace.of("published"):
+        simulated[int(publisher.rsplit("p", 1)[1])].append(at)
+    for p in range(2):
+        assert [at for at, _ in runner.schedule(s, 0, p)] == simulated[p]
+
+
+def test_a_run_uses_the_simulators_service_draws_and_conserves_copies_on_the_server(server):
+    s = Scenario(
+        dispatch="shared",
+        group_size=2,
+        publish_rate=1.2,
+        ack=True,
+        ack_timeout=3.0,
+        failure_prob=0.2,
+        max_deliveries=2,
+        duration=150.0,
+        warmup=10.0,
+        seed=3,
+    )
+    log = runner.run(s, server.url, SCALE)
+    assert log.server["holds"], log.server
+    (group,) = log.server["groups"]
+    assert group["published"] == len(log.published) and group["dead_lettered"] == len(log.dead) > 0
+    # Each copy's first attempt slept its copy's draw (and acknowledged within a few ms), and failed as drawn.
+    first = {at: fields for entries in LiveRun(s, server.url, SCALE)._entries(0) for at, _, fields in entries}
+    checked = 0
+    for attempt in log.attempts:
+        if attempt.delivery == 1 and attempt.ended == attempt.ended:
+            fields = first[attempt.published]
+            assert float(fields["w0"]) * SCALE <= attempt.ended - attempt.taken < float(fields["w0"]) * SCALE + 0.01
+            assert (attempt.outcome == "failed") == (fields["x0"] == 1)
+            checked += 1
+    assert checked > 100
+    simulated = {at: (fields["w0"], fields["x0"]) for at, fields in first.items()}
+    assert len(simulated) == len(log.published)
+    m = measure.summarize(log)
+    assert m["published"] == group["published"]
+    accounted = m["processed"] + m["backlog_final"] + m["in_flight_final"] + m["dropped"] + m["dead_lettered"]
+    assert m["published"] * s.subscribers == accounted
+    assert m["redelivered"] > 0 and m["dead_lettered"] > 0
+
+
+def test_key_hash_gives_each_consumer_its_partition_in_publish_order(server):
+    s = Scenario(
+        dispatch="key-hash", group_size=2, keys=10, key_skew=1.0, publish_rate=0.8, duration=100.0, warmup=5.0, seed=2
+    )
+    log = runner.run(s, server.url, SCALE)
+    assert log.server["holds"]
+    keys = {copy: int(stream_key) for copy, stream_key in _keys(log)}
+    per_key = defaultdict(list)
+    for a in sorted(log.attempts, key=lambda a: a.taken):
+        assert a.copy.split()[0].endswith(f":p{a.consumer}")
+        assert partition(keys[a.copy], 2) == a.consumer
+        per_key[keys[a.copy]].append(a.published)
+    assert len(per_key) > 3 and all(times == sorted(times) for times in per_key.values())
+
+
+def _keys(log):
+    s = log.scenario
+    plans = {p: runner.schedule(s, 0, p) for p in range(s.publishers)}
+    by_time = {at: key for plan in plans.values() for at, key in plan}
+    for _, copy, scheduled, _ in log.published:
+        yield copy, by_time[scheduled]
+
+
+def test_idempotent_consumers_suppress_what_would_be_duplicates(server):
+    base = dict(
+        dispatch="shared", group_size=2, publish_rate=0.5, ack=True, ack_timeout=1.0, duration=120.0, warmup=5.0, seed=4
+    )
+    plain = measure.summarize(runner.run(Scenario(**base), server.url, SCALE))
+    idempotent = measure.summarize(runner.run(Scenario(**base, idempotent=True), server.url, SCALE))
+    assert plain["duplicates"] > 0 and plain["suppressed"] == 0
+    assert idempotent["suppressed"] > 0 and idempotent["duplicates"] == 0
+
+
+@pytest.mark.parametrize(
+    ("fields", "named"),
+    [
+        ({"dispatch": "round-robin"}, "dispatch='round-robin'"),
+        ({"dispatch": "least-loaded"}, "dispatch='least-loaded'"),
+        ({"dispatch": "shared", "queue_capacity": 5}, "queue_capacity=5"),
+        ({"dispatch": "shared", "outage_duration": 10.0}, "outage_duration=10"),
+    ],
+)
+def test_unsupported_fields_are_refused_before_anything_runs(fields, named):
+    with pytest.raises(ValueError, match="not supported on a real broker") as refused:
+        LiveRun(Scenario(**fields), "redis://127.0.0.1:1/0", SCALE)  # nothing listens there: nothing may connect
+    assert named in str(refused.value)
+
+
+def test_all_keys_of_a_run_are_removed(server):
+    import redis
+
+    runner.run(
+        Scenario(
+            dispatch="shared",
+            ack=True,
+            failure_prob=0.5,
+            max_deliveries=1,
+            idempotent=True,
+            duration=40.0,
+            warmup=1.0,
+            seed=1,
+        ),
+        server.url,
+        SCALE,
+    )
+    client = redis.Redis.from_url(server.url)
+    assert list(itertools.islice(client.scan_iter(match="pubsub-live:*"), 1)) == []
