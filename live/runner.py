@@ -42,7 +42,7 @@ redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
 return 1
 """
 IDLE_BLOCK_MS = 100  # how long an idle consumer's read blocks when no delivery of its group can expire sooner
-CLOSE = 0.003  # s: an expiry this close is waited for on the client's clock (the server's tick is 2 ms)
+CLOSE = 0.001  # s: an expiry this close is waited for on the client's clock (the server's tick is 2 ms)
 LEAD = 0.2  # s between the end of set-up and the first scheduled publish
 
 
@@ -290,16 +290,20 @@ class LiveRun:
         stream, group, name = top.consumer_stream(topic, index), top.group(sub), top.consumer(index)
         due = state.next() if s.ack else None
         if due is None:
-            block = IDLE_BLOCK_MS
-        elif due - loop.time() <= CLOSE:
-            # The server wakes blocked readers on its own clock tick: the last moments are waited for here.
-            await sleep_until(loop, due)
+            block: int | None = IDLE_BLOCK_MS
+        elif due <= loop.time():
             return await self._claim(log, conn, topic, sub, stream, name, state)
+        elif due - loop.time() <= CLOSE:
+            block = None  # a copy already waiting is taken now; else the expiry is waited for below
         else:  # block until a copy comes, or until the next delivery of this stream is about to expire
             block = max(1, min(IDLE_BLOCK_MS, math.floor((due - loop.time() - CLOSE) * 1000)))
         found = await conn.xreadgroup(group, name, {stream: ">"}, count=1, block=block, noack=not s.ack)
         log.calls["read" if found else "empty read"] += 1
         if not found:
+            if block is None and due is not None:
+                # The server wakes blocked readers on its own clock tick: the last moments are waited for here.
+                await sleep_until(loop, due)
+                return await self._claim(log, conn, topic, sub, stream, name, state)
             return None
         entry_id, fields = found[0][1][0]
         return entry_id, fields, 1
