@@ -29,6 +29,9 @@ def refuse_unsupported(scenario: Scenario) -> None:
         problems.append(f"dispatch={scenario.dispatch!r} (supported: {', '.join(SUPPORTED_DISPATCH)})")
     if scenario.queue_capacity is not None:
         problems.append(f"queue_capacity={scenario.queue_capacity} (streams here are unbounded)")
+    for name in ("nack", "poison_prob"):
+        if getattr(scenario, name):
+            problems.append(f"{name}={getattr(scenario, name)!r} (not mapped onto Redis Streams yet)")
     if scenario.outage_duration > 0:
         problems.append(f"outage_duration={scenario.outage_duration:g} (no outages on a real broker yet)")
     if problems:

@@ -31,9 +31,9 @@ class Broker:
                 return mailbox
         return None
 
-    def publish(self, now: float, topic: str, key: int) -> Message:
+    def publish(self, now: float, topic: str, key: int, poison: bool = False) -> Message:
         """Publish a new message at `now`: one copy offered to each subscription."""
-        message = Message(next(self._ids), topic, key, now)
+        message = Message(next(self._ids), topic, key, now, poison)
         self.recorder.published += 1
         subscriptions = self.subscriptions[topic]
         self.copies_offered += len(subscriptions)

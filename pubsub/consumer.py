@@ -68,10 +68,12 @@ class Consumer(Process):
                 copy, subscription = await self._next(now)
                 now = env.now
             subscription.taken(now, copy)
-            if copy.deliveries == 1:
+            delivery = copy.deliveries
+            if delivery == 1:
                 service, fails = copy.service, copy.fails
             else:
                 service, fails = subscription.work.retry()
+                fails = fails or copy.message.poison
             if trace is not None:
                 trace.taken(now, self, subscription, copy)
             self.busy = 1
@@ -89,7 +91,7 @@ class Consumer(Process):
             if end > warmup:
                 self.busy_time += end - (now if now > warmup else warmup)
             ok = not fails
-            subscription.finished(end, copy, now, ok)
+            subscription.finished(end, copy, now, ok, delivery)
             if trace is not None:
                 trace.finished(end, self, subscription, copy, ok)
 

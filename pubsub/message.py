@@ -11,13 +11,14 @@ if TYPE_CHECKING:
 class Message:
     """One published message. Its id is unique within a run."""
 
-    __slots__ = ("id", "topic", "key", "published_at")
+    __slots__ = ("id", "topic", "key", "published_at", "poison")
 
-    def __init__(self, id: int, topic: str, key: int, published_at: float):
+    def __init__(self, id: int, topic: str, key: int, published_at: float, poison: bool = False):
         self.id = id
         self.topic = topic
         self.key = key
         self.published_at = published_at
+        self.poison = poison  # every attempt on any copy of it fails
 
     def __repr__(self) -> str:
         return f"Message({self.id}, {self.topic!r}, key={self.key}, t={self.published_at:g})"
@@ -29,9 +30,22 @@ class Copy:
     `deliveries` counts hand-overs to consumers, `running` the attempts now in
     progress; `settled` becomes "processed" or "dead" exactly once. `service`
     and `fails` are its first attempt's work, drawn when it was admitted.
+    `outstanding` is the delivery whose acknowledgment the broker awaits (0 once
+    it timed out or was negatively acknowledged).
     """
 
-    __slots__ = ("message", "home", "service", "fails", "deliveries", "running", "settled", "doomed", "mailbox")
+    __slots__ = (
+        "message",
+        "home",
+        "service",
+        "fails",
+        "deliveries",
+        "running",
+        "settled",
+        "doomed",
+        "mailbox",
+        "outstanding",
+    )
 
     def __init__(self, message: Message, home: Mailbox, service: float = 0.0, fails: bool = False):
         self.message = message
@@ -45,6 +59,7 @@ class Copy:
         # that attempt decides between processed and dead-lettered.
         self.doomed = False
         self.mailbox: Mailbox | None = None
+        self.outstanding = 0
 
     def __repr__(self) -> str:
         return f"Copy({self.message!r}, deliveries={self.deliveries})"

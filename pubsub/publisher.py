@@ -12,7 +12,10 @@ from .trace import Trace
 
 
 class Publisher(Process):
-    """Publishes to `topic` after each gap from `gaps`, waiting while a blocking queue is full."""
+    """Publishes to `topic` after each gap from `gaps`, waiting while a blocking queue is full.
+
+    `poisons`, if given, says of each message whether it is poison (fails every attempt).
+    """
 
     def init(
         self,
@@ -22,6 +25,7 @@ class Publisher(Process):
         gaps: Iterator[float],
         keys: Iterator[int] | None = None,
         trace: Trace | None = None,
+        poisons: Iterator[bool] | None = None,
     ):
         self.name = name
         self.broker = broker
@@ -29,10 +33,18 @@ class Publisher(Process):
         self.gaps = gaps
         self.keys = keys if keys is not None else itertools.repeat(0)
         self.trace = trace
+        self.poisons = poisons
 
     async def run(self):
         env: Environment = self._env
-        broker, topic, gaps, keys, trace = self.broker, self.topic, self.gaps, self.keys, self.trace
+        broker, topic, gaps, keys, trace, poisons = (
+            self.broker,
+            self.topic,
+            self.gaps,
+            self.keys,
+            self.trace,
+            self.poisons,
+        )
         # Subscriptions are all in place once the run starts.
         can_block = any(s.blocks for s in broker.subscriptions[topic])
         while True:
@@ -40,6 +52,6 @@ class Publisher(Process):
             key = next(keys)
             while can_block and (full := broker.full_mailbox(topic, key)) is not None:
                 await full.room()
-            message = broker.publish(env.now, topic, key)
+            message = broker.publish(env.now, topic, key, poisons is not None and next(poisons))
             if trace is not None:
                 trace.published(env.now, self.name, message)

@@ -19,7 +19,7 @@ import numpy as np
 if TYPE_CHECKING:
     from .scenario import Scenario
 
-ARRIVALS, SERVICE, FAILURES, KEYS, RETRY_SERVICE, RETRY_FAILURES = range(6)
+ARRIVALS, SERVICE, FAILURES, KEYS, RETRY_SERVICE, RETRY_FAILURES, POISON = range(7)
 
 BATCH = 2048
 
@@ -131,6 +131,13 @@ def message_keys(s: Scenario, topic: int, publisher: int) -> Iterator[int] | Non
     if s.dispatch != "key-hash":
         return None
     return keys(s.keys, s.key_skew, rng_for(s.seed, KEYS, topic, publisher))
+
+
+def poison_messages(s: Scenario, topic: int, publisher: int) -> Iterator[bool] | None:
+    """Whether each of that publisher's messages is poison; None if none can be."""
+    if s.poison_prob == 0:
+        return None
+    return failures(s.poison_prob, rng_for(s.seed, POISON, topic, publisher))
 
 
 def copy_service_times(s: Scenario, topic: int, subscription: int) -> Iterator[float]:

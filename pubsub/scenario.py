@@ -10,6 +10,7 @@ Arrivals = Literal["poisson", "fixed", "bursty"]
 Service = Literal["exponential", "fixed", "lognormal"]
 DispatchPolicy = Literal["round-robin", "shared", "least-loaded", "key-hash"]
 Overflow = Literal["drop", "block"]
+Backoff = Literal["fixed", "exponential"]
 
 
 class Scenario(BaseModel):
@@ -49,6 +50,11 @@ class Scenario(BaseModel):
     failure_prob: float = Field(0.0, ge=0, lt=1, description="probability an attempt fails")
     max_deliveries: int | None = Field(None, ge=1, description="deliveries before dead-lettering")
     idempotent: bool = False
+    nack: bool = Field(False, description="a failed attempt returns its copy at once instead of timing out")
+    retry_delay: float = Field(0.0, ge=0, description="nack: wait before a returned copy can be taken again, s")
+    retry_backoff: Backoff = "fixed"
+    retry_delay_max: float | None = Field(None, gt=0, description="exponential backoff: longest wait, s")
+    poison_prob: float = Field(0.0, ge=0, lt=1, description="probability a message fails every attempt")
 
     # Costs of a real broker and client that the ideal model lacks (measured by `python -m live calibrate`)
     delivery_delay: float = Field(0.0, ge=0, description="time from publish until a copy can be taken, s")
@@ -73,9 +79,37 @@ class Scenario(BaseModel):
                 f"failure_prob ({self.failure_prob}) needs ack=True: without acknowledgments "
                 "a failed copy would vanish uncounted"
             )
+        self._consistent_retries()
         if self.outage_duration > 0 and self.outage_start >= self.duration:
             raise ValueError(f"outage_start ({self.outage_start}) must be less than duration ({self.duration})")
         return self
+
+    def _consistent_retries(self) -> None:
+        if self.nack and not self.ack:
+            raise ValueError("nack (True) needs ack=True: only an acknowledged copy can be returned")
+        if self.poison_prob > 0 and not self.ack:
+            raise ValueError(
+                f"poison_prob ({self.poison_prob}) needs ack=True: without acknowledgments "
+                "a poison copy would vanish uncounted"
+            )
+        if not self.nack:
+            for name, value, default in (
+                ("retry_delay", self.retry_delay, 0.0),
+                ("retry_backoff", self.retry_backoff, "fixed"),
+                ("retry_delay_max", self.retry_delay_max, None),
+            ):
+                if value != default:
+                    raise ValueError(f"{name} ({value!r}) needs nack=True: only returned copies wait a retry delay")
+        if self.retry_delay_max is not None:
+            if self.retry_backoff != "exponential":
+                raise ValueError(
+                    f"retry_delay_max ({self.retry_delay_max}) needs retry_backoff='exponential': "
+                    "a fixed delay has nothing to cap"
+                )
+            if self.retry_delay_max < self.retry_delay:
+                raise ValueError(
+                    f"retry_delay_max ({self.retry_delay_max}) must be at least retry_delay ({self.retry_delay})"
+                )
 
     @property
     def backlog_interval(self) -> float:

@@ -17,6 +17,7 @@ from .metrics import backlog_series, summarize
 from .outage import Outage
 from .publisher import Publisher
 from .recorder import Recorder
+from .retries import Retries
 from .scenario import Scenario
 from .subscription import Subscription
 from .trace import Trace
@@ -62,7 +63,7 @@ def build(env: Environment, scenario: Scenario, trace: Trace | None = None) -> M
                 )
                 for i in range(s.group_size)
             ]
-            acks = Acknowledgments(env, s.ack_timeout, s.max_deliveries, s.idempotent) if s.ack else None
+            acks = Acknowledgments(env, s.ack_timeout, s.max_deliveries, s.idempotent, Retries.of(s)) if s.ack else None
             subscription = Subscription(
                 env,
                 f"{topic}/s{g}",
@@ -81,8 +82,8 @@ def build(env: Environment, scenario: Scenario, trace: Trace | None = None) -> M
             model.subscriptions.append(subscription)
             model.consumers.extend(group)
         for p in range(s.publishers):
-            gaps, keys = rnd.arrival_gaps(s, t, p), rnd.message_keys(s, t, p)
-            model.publishers.append(Publisher(env, f"{topic}/p{p}", broker, topic, gaps, keys, trace))
+            gaps, keys, poisons = rnd.arrival_gaps(s, t, p), rnd.message_keys(s, t, p), rnd.poison_messages(s, t, p)
+            model.publishers.append(Publisher(env, f"{topic}/p{p}", broker, topic, gaps, keys, trace, poisons))
     return model
 
 

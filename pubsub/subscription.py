@@ -78,7 +78,8 @@ class Subscription:
         mailbox = self.dispatch.route(message.key)
         work = self.work
         # Drawn before the capacity check, so that later copies draw alike whatever is dropped.
-        copy = Copy(message, mailbox, next(work.services), work.failures is not None and next(work.failures))
+        fails = work.failures is not None and next(work.failures)
+        copy = Copy(message, mailbox, next(work.services), fails or message.poison)
         if mailbox.is_full():
             self.recorder.dropped += 1
             return
@@ -96,13 +97,13 @@ class Subscription:
         if self.acks is not None:
             self.acks.taken(now, self, copy)
 
-    def finished(self, now: float, copy: Copy, started: float, ok: bool) -> None:
-        """An attempt on `copy` that began at `started` ended at `now`, successfully or not."""
+    def finished(self, now: float, copy: Copy, started: float, ok: bool, delivery: int) -> None:
+        """An attempt on `copy`'s `delivery`-th delivery that began at `started` ended at `now`, well or not."""
         if self.acks is None:
             copy.running -= 1
             self.processed(now, copy, started)
         else:
-            self.acks.finished(now, self, copy, started, ok)
+            self.acks.finished(now, self, copy, started, ok, delivery)
 
     def processed(self, now: float, copy: Copy, started: float) -> None:
         copy.settled = "processed"

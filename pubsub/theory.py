@@ -7,6 +7,7 @@ service rate, c the group size. All require λ < cμ.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 from scipy.optimize import brentq
 
@@ -59,3 +60,17 @@ def ecm1_latency(lam: float, mu: float, c: int) -> float:
     _stable(lam, mu, c)
     sigma = brentq(lambda x: (lam / (lam + mu * (1.0 - x))) ** c - x, 0.0, 1.0 - 1e-12)
     return 1.0 / (mu * (1.0 - sigma))
+
+
+def retry_latency(service: float, failure_prob: float, delay: Callable[[int], float]) -> float:
+    """Mean latency of a copy that no one waits for (light load) when failed attempts are nacked.
+
+    Every attempt takes `service` and fails with `failure_prob`; after the k-th
+    failure the copy waits `delay(k)`. At least k attempts fail with probability
+    p^k, so the mean is s + Σ_k p^k (s + delay(k)).
+    """
+    total, k, weight = service, 1, failure_prob
+    while weight * (service + delay(k)) > 1e-15 * total:
+        total += weight * (service + delay(k))
+        k, weight = k + 1, weight * failure_prob
+    return total

@@ -101,6 +101,8 @@ def test_idempotent_consumers_suppress_what_would_be_duplicates(server):
         ({"dispatch": "least-loaded"}, "dispatch='least-loaded'"),
         ({"dispatch": "shared", "queue_capacity": 5}, "queue_capacity=5"),
         ({"dispatch": "shared", "outage_duration": 10.0}, "outage_duration=10"),
+        ({"dispatch": "shared", "ack": True, "nack": True}, "nack=True"),
+        ({"dispatch": "shared", "ack": True, "poison_prob": 0.1}, "poison_prob=0.1"),
     ],
 )
 def test_unsupported_fields_are_refused_before_anything_runs(fields, named):

@@ -12,6 +12,7 @@ from pubsub.broker import Broker
 from pubsub.consumer import Consumer
 from pubsub.publisher import Publisher
 from pubsub.recorder import Recorder
+from pubsub.retries import Retries
 from pubsub.subscription import Subscription
 from pubsub.trace import Trace
 from pubsub.work import Work
@@ -50,14 +51,15 @@ def one_message_topology(
     fails: bool = True,
     max_deliveries: int | None = None,
     publish_at: float = 2.0,
+    retries: Retries | None = None,
 ):
-    """One message published at `publish_at` to a shared group with acknowledgments."""
+    """One message published at `publish_at` to a shared group with acknowledgments (nacks with `retries`)."""
     env = Environment()
     trace = Recording()
     recorder = Recorder()
     broker = Broker(recorder)
     consumers = [Consumer(env, f"c{i}", trace=trace) for i in range(group)]
-    acks = Acknowledgments(env, timeout, max_deliveries)
+    acks = Acknowledgments(env, timeout, max_deliveries, retries=retries)
     work = Work(itertools.repeat(service), itertools.repeat(fails))
     subscription = Subscription(
         env, "s", "t", consumers, recorder, dispatch="shared", acks=acks, trace=trace, work=work

@@ -12,6 +12,8 @@ def scenarios(draw) -> Scenario:
     ack = draw(st.booleans())
     capacity = draw(st.none() | st.integers(1, 6))
     outage = draw(st.booleans())
+    nack = ack and draw(st.booleans())
+    backoff = draw(st.sampled_from(["fixed", "exponential"])) if nack else "fixed"
     return Scenario(
         topics=draw(st.integers(1, 3)),
         publishers=draw(st.integers(1, 3)),
@@ -33,6 +35,11 @@ def scenarios(draw) -> Scenario:
         failure_prob=draw(st.floats(0.0, 0.9)) if ack else 0.0,
         max_deliveries=draw(st.none() | st.integers(1, 4)),
         idempotent=draw(st.booleans()),
+        nack=nack,
+        retry_delay=draw(st.sampled_from([0.0, 0.3, 2.0])) if nack else 0.0,
+        retry_backoff=backoff,
+        retry_delay_max=draw(st.none() | st.floats(2.0, 8.0)) if backoff == "exponential" else None,
+        poison_prob=draw(st.sampled_from([0.0, 0.05, 0.5])) if ack else 0.0,
         delivery_delay=draw(st.sampled_from([0.0, 0.01, 0.5])),
         service_overhead=draw(st.sampled_from([0.0, 0.02, 0.3])),
         outage_start=draw(st.floats(0.0, duration * 0.9)),

@@ -64,6 +64,18 @@ BAD = [
     ({"dispatch": "random"}, "dispatch"),
     ({"overflow": "reject"}, "overflow"),
     ({"ack": "yes"}, "ack"),
+    ({"nack": True}, "nack"),  # needs ack
+    ({"poison_prob": 0.1}, "poison_prob"),  # needs ack
+    ({"poison_prob": 1.0, "ack": True}, "poison_prob"),
+    ({"retry_delay": 1.0, "ack": True}, "retry_delay"),  # needs nack
+    ({"retry_delay": -1.0, "ack": True, "nack": True}, "retry_delay"),
+    ({"retry_backoff": "exponential", "ack": True}, "retry_backoff"),  # needs nack
+    ({"retry_backoff": "linear", "ack": True, "nack": True}, "retry_backoff"),
+    ({"retry_delay_max": 5.0, "ack": True, "nack": True}, "retry_delay_max"),  # fixed: nothing to cap
+    (
+        {"retry_delay": 2.0, "retry_delay_max": 1.0, "retry_backoff": "exponential", "ack": True, "nack": True},
+        "retry_delay_max",
+    ),
     ({"group_sise": 2}, "group_sise"),
     ({"publish_rates": 1.0}, "publish_rates"),
 ]

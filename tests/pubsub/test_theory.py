@@ -10,12 +10,12 @@ import pytest
 
 from pubsub import Scenario, simulate
 from pubsub.intervals import interval
-from pubsub.theory import ecm1_latency, md1_latency, mg1_latency, mm1_latency, mmc_latency
+from pubsub.theory import ecm1_latency, md1_latency, mg1_latency, mm1_latency, mmc_latency, retry_latency
 from tests.conftest import replicate, report, seeds_for
 
 REPLICATIONS = 12
 LOADS = [0.5, 0.85]
-CASES = 14
+CASES = 16
 CONFIDENCE = 1 - 0.05 / CASES
 
 
@@ -133,3 +133,29 @@ def test_closed_forms_agree_where_they_coincide():
 def test_mg1_is_mm1_for_exponential_service():
     assert mg1_latency(0.7, 1.0, 2.0) == pytest.approx(mm1_latency(0.7, 1.0))
     assert mg1_latency(0.7, 1.0, 1.0) == pytest.approx(md1_latency(0.7, 1.0))
+
+
+@pytest.mark.parametrize("backoff", ["fixed", "exponential"])
+def test_nacked_copies_come_back_after_their_retry_delay(backoff):
+    """Light load (16 consumers for 0.14 busy on average): no copy waits for a consumer, so a copy's
+    latency is its attempts plus the retry delays after its failures."""
+    service, p, delay, cap = 1.0, 0.3, 2.0, 5.0
+    waits = {"fixed": lambda k: delay, "exponential": lambda k: min(delay * 2 ** (k - 1), cap)}
+    check(
+        f"nack, {backoff} retry delay",
+        retry_latency(service, p, waits[backoff]),
+        publish_rate=0.1,
+        group_size=16,
+        dispatch="shared",
+        service="fixed",
+        service_time=service,
+        ack=True,
+        ack_timeout=1000.0,
+        failure_prob=p,
+        nack=True,
+        retry_delay=delay,
+        retry_backoff=backoff,
+        retry_delay_max=cap if backoff == "exponential" else None,
+        duration=20_000.0,
+        warmup=1000.0,
+    )
