@@ -25,7 +25,7 @@ class Dispatch:
 
     one_queue = False
 
-    def __init__(self, mailboxes: Sequence[Mailbox], consumers: Sequence[Consumer], keys: int):
+    def __init__(self, mailboxes: Sequence[Mailbox], consumers: Sequence[Consumer], keys: int, partitions: int):
         self.mailboxes = list(mailboxes)
 
     def route(self, key: int) -> Mailbox:
@@ -51,8 +51,8 @@ class Shared(Dispatch):
 class RoundRobin(Dispatch):
     """Copy k goes to consumer k mod group size, into its own queue."""
 
-    def __init__(self, mailboxes: Sequence[Mailbox], consumers: Sequence[Consumer], keys: int):
-        super().__init__(mailboxes, consumers, keys)
+    def __init__(self, mailboxes: Sequence[Mailbox], consumers: Sequence[Consumer], keys: int, partitions: int):
+        super().__init__(mailboxes, consumers, keys, partitions)
         self._next = 0
 
     def route(self, key: int) -> Mailbox:
@@ -71,8 +71,8 @@ class RoundRobin(Dispatch):
 class LeastLoaded(Dispatch):
     """To the consumer with the fewest copies waiting plus in service; lowest index on ties."""
 
-    def __init__(self, mailboxes: Sequence[Mailbox], consumers: Sequence[Consumer], keys: int):
-        super().__init__(mailboxes, consumers, keys)
+    def __init__(self, mailboxes: Sequence[Mailbox], consumers: Sequence[Consumer], keys: int, partitions: int):
+        super().__init__(mailboxes, consumers, keys, partitions)
         self._pairs = list(zip(self.mailboxes, consumers))
 
     def route(self, key: int) -> Mailbox:
@@ -84,19 +84,36 @@ class LeastLoaded(Dispatch):
         return best
 
 
-class KeyHash(Dispatch):
-    """The key's hash picks the consumer, as a Kafka partition does.
+class Partitioned(Dispatch):
+    """Kafka: the key's hash picks one of `partitions`; each partition belongs to one consumer (range assignment).
 
-    Order per key is kept while nothing is redelivered: later copies of a key
-    may be processed while a failed copy of it awaits its visibility timeout.
+    A consumer takes its partitions' copies in publish order, so order per
+    partition holds while nothing is redelivered: later copies of a key may be
+    processed while a failed copy of it awaits its visibility timeout.
+    Consumers beyond the partition count own nothing and sit idle.
     """
 
-    def __init__(self, mailboxes: Sequence[Mailbox], consumers: Sequence[Consumer], keys: int):
-        super().__init__(mailboxes, consumers, keys)
-        self._by_key = [self.mailboxes[partition(key, len(self.mailboxes))] for key in range(keys)]
+    def __init__(self, mailboxes: Sequence[Mailbox], consumers: Sequence[Consumer], keys: int, partitions: int):
+        super().__init__(mailboxes, consumers, keys, partitions)
+        owner = [i for i, owned in enumerate(range_assignment(partitions, len(self.mailboxes))) for _ in owned]
+        self._by_key = [self.mailboxes[owner[partition(key, partitions)]] for key in range(keys)]
 
     def route(self, key: int) -> Mailbox:
         return self._by_key[key]
+
+
+class KeyHash(Partitioned):
+    """The key's hash picks the consumer: one partition per consumer, whatever `partitions` says."""
+
+    def __init__(self, mailboxes: Sequence[Mailbox], consumers: Sequence[Consumer], keys: int, partitions: int):
+        super().__init__(mailboxes, consumers, keys, len(mailboxes))
+
+
+def range_assignment(partitions: int, consumers: int) -> list[range]:
+    """Kafka's range assignor: consumer i owns a contiguous block; the first `partitions mod consumers` one more."""
+    each, extra = divmod(partitions, consumers)
+    starts = [i * each + min(i, extra) for i in range(consumers + 1)]
+    return [range(starts[i], starts[i + 1]) for i in range(consumers)]
 
 
 def partition(key: int, partitions: int) -> int:
@@ -110,6 +127,7 @@ POLICIES: dict[DispatchPolicy, type[Dispatch]] = {
     "shared": Shared,
     "least-loaded": LeastLoaded,
     "key-hash": KeyHash,
+    "partitioned": Partitioned,
 }
 
 
@@ -119,6 +137,7 @@ def make_dispatch(
     consumers: Sequence[Consumer],
     capacity: int | None,
     keys: int,
+    partitions: int | None = None,
 ) -> Dispatch:
     """Mailboxes for a group under `policy`, and the dispatch that fills them."""
     if policy not in POLICIES:
@@ -128,4 +147,4 @@ def make_dispatch(
         mailboxes = [Mailbox(env, capacity)]
     else:
         mailboxes = [Mailbox(env, capacity, consumer=i) for i in range(len(consumers))]
-    return kind(mailboxes, consumers, keys)
+    return kind(mailboxes, consumers, keys, partitions if partitions is not None else len(consumers))

@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .scenario import KEYED
+
 if TYPE_CHECKING:
     from .scenario import Scenario
 
@@ -128,7 +130,7 @@ def arrival_gaps(s: Scenario, topic: int, publisher: int) -> Iterator[float]:
 
 def message_keys(s: Scenario, topic: int, publisher: int) -> Iterator[int] | None:
     """That publisher's message keys, if the dispatch uses keys."""
-    if s.dispatch != "key-hash":
+    if s.dispatch not in KEYED:
         return None
     return keys(s.keys, s.key_skew, rng_for(s.seed, KEYS, topic, publisher))
 

@@ -26,5 +26,6 @@ class Retries:
         """The wait after the `deliveries`-th delivery failed: constant, or doubling from the first."""
         if self.backoff == "fixed":
             return self.delay
-        wait = self.delay * 2.0 ** (deliveries - 1)
+        # Past 2^1023 a float power overflows; any run ends long before such a wait would.
+        wait = self.delay * 2.0 ** min(deliveries - 1, 1023)
         return wait if self.delay_max is None else min(wait, self.delay_max)

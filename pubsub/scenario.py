@@ -8,7 +8,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 Arrivals = Literal["poisson", "fixed", "bursty"]
 Service = Literal["exponential", "fixed", "lognormal"]
-DispatchPolicy = Literal["round-robin", "shared", "least-loaded", "key-hash"]
+DispatchPolicy = Literal["round-robin", "shared", "least-loaded", "key-hash", "partitioned"]
+KEYED: tuple[DispatchPolicy, ...] = ("key-hash", "partitioned")  # the policies that route by message key
 Overflow = Literal["drop", "block"]
 Backoff = Literal["fixed", "exponential"]
 
@@ -32,8 +33,9 @@ class Scenario(BaseModel):
     subscribers: int = Field(1, ge=1, description="subscriptions (consumer groups) per topic")
     group_size: int = Field(1, ge=1, description="consumers per subscription")
     dispatch: DispatchPolicy = "round-robin"
-    keys: int = Field(100, ge=1, description="key-hash: distinct keys")
-    key_skew: float = Field(0.0, ge=0, description="key-hash: Zipf exponent, 0 = uniform keys")
+    keys: int = Field(100, ge=1, description="key-hash, partitioned: distinct keys")
+    key_skew: float = Field(0.0, ge=0, description="key-hash, partitioned: Zipf exponent, 0 = uniform keys")
+    partitions: int | None = Field(None, ge=1, description="partitioned: partitions per topic; None = group_size")
 
     # Processing
     service: Service = "exponential"
@@ -79,6 +81,8 @@ class Scenario(BaseModel):
                 f"failure_prob ({self.failure_prob}) needs ack=True: without acknowledgments "
                 "a failed copy would vanish uncounted"
             )
+        if self.partitions is not None and self.dispatch != "partitioned":
+            raise ValueError(f"partitions ({self.partitions}) needs dispatch='partitioned', not {self.dispatch!r}")
         self._consistent_retries()
         if self.outage_duration > 0 and self.outage_start >= self.duration:
             raise ValueError(f"outage_start ({self.outage_start}) must be less than duration ({self.duration})")
@@ -110,6 +114,11 @@ class Scenario(BaseModel):
                 raise ValueError(
                     f"retry_delay_max ({self.retry_delay_max}) must be at least retry_delay ({self.retry_delay})"
                 )
+
+    @property
+    def partition_count(self) -> int:
+        """Partitions per topic under `partitioned`: `partitions`, or one per consumer."""
+        return self.partitions if self.partitions is not None else self.group_size
 
     @property
     def backlog_interval(self) -> float:

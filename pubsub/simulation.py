@@ -77,6 +77,7 @@ def build(env: Environment, scenario: Scenario, trace: Trace | None = None) -> M
                 keys=s.keys,
                 trace=trace,
                 work=Work.of(s, t, g),
+                partitions=s.partition_count,
             )
             broker.subscribe(subscription)
             model.subscriptions.append(subscription)

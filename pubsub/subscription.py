@@ -42,6 +42,7 @@ class Subscription:
         keys: int = 1,
         trace: Trace | None = None,
         work: Work | None = None,
+        partitions: int | None = None,
     ):
         if overflow not in ("drop", "block"):
             raise ValueError(f"overflow: unknown policy {overflow!r}; choose drop or block")
@@ -52,7 +53,7 @@ class Subscription:
         self.topic = topic
         self.consumers = list(consumers)
         self.recorder = recorder
-        self.dispatch = make_dispatch(dispatch, env, self.consumers, capacity, keys)
+        self.dispatch = make_dispatch(dispatch, env, self.consumers, capacity, keys, partitions)
         self.blocks = capacity is not None and overflow == "block"
         self.acks = acks
         self.trace = trace

@@ -12,6 +12,7 @@ def scenarios(draw) -> Scenario:
     ack = draw(st.booleans())
     capacity = draw(st.none() | st.integers(1, 6))
     outage = draw(st.booleans())
+    dispatch = draw(st.sampled_from(["round-robin", "shared", "least-loaded", "key-hash", "partitioned"]))
     nack = ack and draw(st.booleans())
     backoff = draw(st.sampled_from(["fixed", "exponential"])) if nack else "fixed"
     return Scenario(
@@ -22,7 +23,8 @@ def scenarios(draw) -> Scenario:
         burst_factor=draw(st.floats(1.0, 8.0)),
         subscribers=draw(st.integers(1, 3)),
         group_size=draw(st.integers(1, 4)),
-        dispatch=draw(st.sampled_from(["round-robin", "shared", "least-loaded", "key-hash"])),
+        dispatch=dispatch,
+        partitions=draw(st.none() | st.integers(1, 6)) if dispatch == "partitioned" else None,
         keys=draw(st.integers(1, 20)),
         key_skew=draw(st.sampled_from([0.0, 0.8, 2.0])),
         service=draw(st.sampled_from(["exponential", "fixed", "lognormal"])),

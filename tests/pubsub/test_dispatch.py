@@ -3,14 +3,15 @@
 from collections import defaultdict
 from typing import get_args
 
+import numpy as np
 import pytest
 from asimpy import Environment
 
 from pubsub import Scenario, simulate
-from pubsub.dispatch import POLICIES, LeastLoaded, partition
+from pubsub.dispatch import POLICIES, LeastLoaded, partition, range_assignment
 from pubsub.mailbox import Mailbox
 from pubsub.scenario import DispatchPolicy
-from tests.pubsub.helpers import Recording
+from tests.pubsub.helpers import Recording, nan_safe
 
 
 def test_every_dispatch_choice_has_exactly_one_policy():
@@ -82,7 +83,7 @@ def test_least_loaded_counts_waiting_plus_in_service_lowest_index_on_ties():
     env = Environment()
     boxes = [Mailbox(env, consumer=i) for i in range(3)]
     consumers = [FakeConsumer(1), FakeConsumer(0), FakeConsumer(1)]
-    policy = LeastLoaded(boxes, consumers, keys=1)
+    policy = LeastLoaded(boxes, consumers, keys=1, partitions=1)
     assert policy.route(0) is boxes[1]
     boxes[1].items.extend(["x"])  # consumer 1: load 1, ties with 0 and 2
     assert policy.route(0) is boxes[0]
@@ -100,7 +101,7 @@ def test_least_loaded_beats_round_robin_on_tail_latency():
     assert shared["latency_p99"] < ll["latency_p99"] < rr["latency_p99"]
 
 
-@pytest.mark.parametrize("dispatch", ["round-robin", "shared", "least-loaded", "key-hash"])
+@pytest.mark.parametrize("dispatch", ["round-robin", "shared", "least-loaded", "key-hash", "partitioned"])
 def test_every_policy_keeps_up_below_saturation(dispatch):
     s = simulate(
         Scenario(publish_rate=1.0, group_size=4, dispatch=dispatch, keys=1000, duration=5000.0, warmup=500.0, seed=2)
@@ -130,3 +131,75 @@ def test_round_robin_redeliveries_do_not_take_new_messages_turns():
     for _, _, name, msg in trace.of("taken"):
         first.setdefault(msg, consumer_index(name))
     assert all(consumer == msg % 3 for msg, consumer in first.items())
+
+
+@pytest.mark.parametrize(
+    ("partitions", "consumers", "owned"),
+    [
+        (1, 1, [1]),
+        (4, 2, [2, 2]),
+        (3, 2, [2, 1]),
+        (5, 3, [2, 2, 1]),
+        (7, 3, [3, 2, 2]),
+        (10, 4, [3, 3, 2, 2]),
+        (2, 4, [1, 1, 0, 0]),
+        (12, 5, [3, 3, 2, 2, 2]),
+    ],
+)
+def test_range_assignment_gives_contiguous_blocks_extras_first(partitions, consumers, owned):
+    blocks = range_assignment(partitions, consumers)
+    assert [len(b) for b in blocks] == owned
+    assert [p for b in blocks for p in b] == list(range(partitions))
+
+
+def test_partitioned_routes_each_key_to_its_partitions_owner_in_publish_order():
+    trace = KeyedTakes()
+    simulate(
+        Scenario(publish_rate=2.0, group_size=3, dispatch="partitioned", partitions=5, keys=40, duration=300.0,
+                 warmup=10.0, seed=4),
+        trace=trace,
+    )  # fmt: skip
+    owner = {p: i for i, block in enumerate(range_assignment(5, 3)) for p in block}
+    per_consumer = defaultdict(list)
+    for _, _, name, msg, key in trace.of("taken"):
+        assert consumer_index(name) == owner[partition(key, 5)]
+        per_consumer[name].append(msg)
+    assert len(per_consumer) == 3
+    for name, msgs in per_consumer.items():
+        assert msgs == sorted(msgs), f"{name} took its partitions' copies out of publish order"
+
+
+def test_consumers_beyond_the_partitions_change_nothing_but_sit_idle():
+    fields = dict(dispatch="partitioned", partitions=3, publish_rate=2.0, keys=50, ack=True, ack_timeout=4.0,
+                  failure_prob=0.1, duration=2000.0, warmup=200.0, seed=7)  # fmt: skip
+    exact = simulate(Scenario(group_size=3, **fields)).summary
+    more = simulate(Scenario(group_size=5, **fields)).summary
+    assert exact["published"] > 3000
+    skip = {"group_size", "utilization"}
+    assert nan_safe({k: v for k, v in more.items() if k not in skip}) == nan_safe(
+        {k: v for k, v in exact.items() if k not in skip}
+    )
+    # The same busy time, spread over 5 consumers instead of 3: two of them never work.
+    assert more["utilization"] * 5 == pytest.approx(exact["utilization"] * 3, rel=1e-12)
+
+
+def test_partitioned_with_one_partition_per_consumer_is_key_hash():
+    fields = dict(group_size=4, publish_rate=3.0, keys=30, key_skew=0.8, duration=1000.0, warmup=100.0, seed=3)
+    keyed = simulate(Scenario(dispatch="key-hash", **fields)).summary
+    partitioned = simulate(Scenario(dispatch="partitioned", **fields)).summary
+    assert nan_safe(partitioned, drop={"dispatch", "wall_seconds", "sim_rate"}) == nan_safe(
+        keyed, drop={"dispatch", "wall_seconds", "sim_rate"}
+    )
+
+
+def test_an_uneven_partition_assignment_shows_in_p99():
+    """Two consumers at ρ = 0.7 on average: 4 partitions split 2 + 2, 3 partitions split 2 + 1 (one at ρ ≈ 0.93)."""
+    p99 = defaultdict(list)
+    for seed in range(4):
+        for partitions in (2, 3, 4):
+            s = Scenario(dispatch="partitioned", partitions=partitions, group_size=2, publish_rate=1.4,
+                         keys=1000, duration=20_000.0, warmup=2000.0, seed=seed)  # fmt: skip
+            p99[partitions].append(simulate(s).summary["latency_p99"])
+    even, uneven, also_even = (np.mean(p99[p]) for p in (4, 3, 2))
+    assert uneven > 2 * even and uneven > 2 * also_even
+    assert even == pytest.approx(also_even, rel=0.25)

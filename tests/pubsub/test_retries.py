@@ -110,3 +110,12 @@ def test_poison_draws_belong_to_messages_not_to_dispatch():
         simulate(Scenario(ack=True, poison_prob=0.3, duration=200.0, warmup=0.0, seed=9, **fields), trace=trace)
         marks.append(np.array([trace.poison[i] for i in range(50)]))
     assert marks[0].any() and all((m == marks[0]).all() for m in marks)
+
+
+def test_backoff_doubles_from_the_first_delivery_up_to_its_cap_and_never_overflows():
+    assert [Retries(0.5).delay_after(k) for k in (1, 2, 9)] == [0.5, 0.5, 0.5]
+    assert [Retries(0.5, "exponential").delay_after(k) for k in (1, 2, 3, 4)] == [0.5, 1.0, 2.0, 4.0]
+    assert [Retries(0.5, "exponential", 3.0).delay_after(k) for k in (3, 4, 50)] == [2.0, 3.0, 3.0]
+    # A copy that keeps failing (poison, no limit) reaches thousands of deliveries.
+    assert Retries(0.0, "exponential").delay_after(5000) == 0.0
+    assert Retries(1.0, "exponential").delay_after(5000) > 1e300

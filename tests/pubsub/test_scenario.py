@@ -64,6 +64,8 @@ BAD = [
     ({"dispatch": "random"}, "dispatch"),
     ({"overflow": "reject"}, "overflow"),
     ({"ack": "yes"}, "ack"),
+    ({"partitions": 4, "dispatch": "key-hash"}, "partitions"),  # needs partitioned
+    ({"partitions": 0, "dispatch": "partitioned"}, "partitions"),
     ({"nack": True}, "nack"),  # needs ack
     ({"poison_prob": 0.1}, "poison_prob"),  # needs ack
     ({"poison_prob": 1.0, "ack": True}, "poison_prob"),
