@@ -27,9 +27,11 @@ def refuse_unsupported(scenario: Scenario) -> None:
     problems = []
     if scenario.dispatch not in SUPPORTED_DISPATCH:
         problems.append(f"dispatch={scenario.dispatch!r} (supported: {', '.join(SUPPORTED_DISPATCH)})")
+    if scenario.batch_size > 1:
+        problems.append(f"batch_size={scenario.batch_size} (consumers here read one entry at a time)")
     if scenario.queue_capacity is not None:
         problems.append(f"queue_capacity={scenario.queue_capacity} (streams here are unbounded)")
-    for name in ("nack", "poison_prob"):
+    for name in ("nack", "poison_prob", "batch_overhead"):
         if getattr(scenario, name):
             problems.append(f"{name}={getattr(scenario, name)!r} (not mapped onto Redis Streams yet)")
     if scenario.outage_duration > 0:

@@ -6,7 +6,9 @@ from typing import TYPE_CHECKING
 
 from asimpy import Environment, FirstOf, Process, Timeout
 
+from .batches import Batches
 from .mailbox import Mailbox
+from .message import Copy
 from .trace import Trace
 
 if TYPE_CHECKING:
@@ -22,6 +24,9 @@ class Consumer(Process):
     come from its subscription's retry draws (`Work`). A failed attempt ends as a
     crash would: no acknowledgment.
 
+    With `batches` it takes up to a batch of waiting copies from one mailbox
+    at once, and they all finish when the batch does.
+
     A consumer may belong to several subscriptions (the chapter's Analytics reads
     two topics); it then waits on all its mailboxes at once with `FirstOf`.
     `busy_time` accumulates the time spent processing after `warmup`.
@@ -34,8 +39,10 @@ class Consumer(Process):
         trace: Trace | None = None,
         delivery_delay: float = 0.0,
         service_overhead: float = 0.0,
+        batches: Batches | None = None,
     ):
         self.name = name
+        self.batches = batches
         self.warmup = warmup
         self.delivery_delay = delivery_delay
         self.service_overhead = service_overhead
@@ -55,6 +62,9 @@ class Consumer(Process):
         delay, overhead = self.delivery_delay, self.service_overhead
         if not inboxes:
             return
+        if self.batches is not None:
+            await self._run_batches(self.batches)
+            return
         single = len(inboxes) == 1
         mailbox, subscription = inboxes[0]
         while True:
@@ -65,7 +75,7 @@ class Consumer(Process):
                     copy = await mailbox.get()
                     now = env.now
             else:
-                copy, subscription = await self._next(now)
+                copy, _, subscription = await self._next(now)
                 now = env.now
             subscription.taken(now, copy)
             delivery = copy.deliveries
@@ -95,12 +105,54 @@ class Consumer(Process):
             if trace is not None:
                 trace.finished(end, self, subscription, copy, ok)
 
-    async def _next(self, now: float):
-        """The next copy from any mailbox: those with copies waiting first, in order."""
+    async def _run_batches(self, batches: Batches):
+        env: Environment = self._env
+        warmup, trace = self.warmup, self.trace
+        delay, overhead = self.delivery_delay, self.service_overhead
+        while True:
+            first, mailbox, subscription = await self._next(env.now)
+            now = env.now
+            batch = [first]
+            while len(batch) < batches.size and (copy := mailbox.take(now)) is not None:
+                batch.append(copy)
+            attempts = []
+            length, start = batches.overhead, now
+            for copy in batch:
+                subscription.taken(now, copy)
+                delivery = copy.deliveries
+                if delivery == 1:
+                    service, fails = copy.service, copy.fails
+                else:
+                    service, fails = subscription.work.retry()
+                    fails = fails or copy.message.poison
+                attempts.append((copy, delivery, not fails))
+                length += service + overhead
+                if delay and copy.message.published_at + delay > start:
+                    start = copy.message.published_at + delay
+                if trace is not None:
+                    trace.taken(now, self, subscription, copy)
+            self.busy = 1
+            self.busy_since = start
+            if start > now:
+                await Timeout(env, start - now)
+                now = env.now
+            await Timeout(env, length)
+            end = env.now
+            self.busy = 0
+            if end > warmup:
+                self.busy_time += end - (now if now > warmup else warmup)
+            for copy, delivery, ok in attempts:
+                subscription.finished(end, copy, now, ok, delivery)
+                if trace is not None:
+                    trace.finished(end, self, subscription, copy, ok)
+
+    async def _next(self, now: float) -> tuple[Copy, Mailbox, Subscription]:
+        """The next copy from any mailbox, and whose it is: mailboxes with copies waiting first, in order."""
         for mailbox, subscription in self.inboxes:
             copy = mailbox.take(now)
             if copy is not None:
-                return copy, subscription
+                return copy, mailbox, subscription
         waits = {str(i): mailbox.get() for i, (mailbox, _) in enumerate(self.inboxes)}
         which, copy = await FirstOf(self._env, **waits)
-        return copy, self.inboxes[int(which)][1]
+        mailbox, subscription = self.inboxes[int(which)]
+        return copy, mailbox, subscription

@@ -41,6 +41,8 @@ class Scenario(BaseModel):
     service: Service = "exponential"
     service_time: float = Field(1.0, gt=0, description="mean processing time, s")
     service_cv: float = Field(1.0, gt=0, description="lognormal: coefficient of variation")
+    batch_size: int = Field(1, ge=1, description="copies a consumer takes at once, at most")
+    batch_overhead: float = Field(0.0, ge=0, description="time a batch costs beyond its copies' attempts, s")
 
     # Bounded queues
     queue_capacity: int | None = Field(None, ge=1, description="copies per queue; None = unbounded")

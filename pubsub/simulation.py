@@ -10,6 +10,7 @@ from asimpy import Environment
 
 from . import randomness as rnd
 from .acks import Acknowledgments
+from .batches import Batches
 from .broker import Broker
 from .consumer import Consumer
 from .metric_info import METRICS
@@ -49,6 +50,7 @@ def build(env: Environment, scenario: Scenario, trace: Trace | None = None) -> M
     recorder = Recorder()
     broker = Broker(recorder)
     model = Model(broker, recorder, [])
+    batches = Batches.of(s)
     for t in range(s.topics):
         topic = f"t{t}"
         for g in range(s.subscribers):
@@ -60,6 +62,7 @@ def build(env: Environment, scenario: Scenario, trace: Trace | None = None) -> M
                     trace=trace,
                     delivery_delay=s.delivery_delay,
                     service_overhead=s.service_overhead,
+                    batches=batches,
                 )
                 for i in range(s.group_size)
             ]

@@ -30,6 +30,8 @@ def scenarios(draw) -> Scenario:
         service=draw(st.sampled_from(["exponential", "fixed", "lognormal"])),
         service_time=draw(st.floats(0.05, 3.0)),
         service_cv=draw(st.floats(0.2, 3.0)),
+        batch_size=draw(st.sampled_from([1, 1, 2, 5])),
+        batch_overhead=draw(st.sampled_from([0.0, 0.0, 0.2])),
         queue_capacity=capacity,
         overflow=draw(st.sampled_from(["drop", "block"])),
         ack=ack,

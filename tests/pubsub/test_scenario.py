@@ -66,6 +66,9 @@ BAD = [
     ({"ack": "yes"}, "ack"),
     ({"partitions": 4, "dispatch": "key-hash"}, "partitions"),  # needs partitioned
     ({"partitions": 0, "dispatch": "partitioned"}, "partitions"),
+    ({"batch_size": 0}, "batch_size"),
+    ({"batch_size": 2.0}, "batch_size"),
+    ({"batch_overhead": -0.5}, "batch_overhead"),
     ({"nack": True}, "nack"),  # needs ack
     ({"poison_prob": 0.1}, "poison_prob"),  # needs ack
     ({"poison_prob": 1.0, "ack": True}, "poison_prob"),
