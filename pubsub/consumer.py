@@ -75,9 +75,10 @@ class Consumer(Process):
                     copy = await mailbox.get()
                     now = env.now
             else:
-                copy, _, subscription = await self._next(now)
+                copy, mailbox, subscription = await self._next(now)
                 now = env.now
-            subscription.taken(now, copy)
+            if mailbox.delivers:
+                subscription.taken(now, copy)
             delivery = copy.deliveries
             if delivery == 1:
                 service, fails = copy.service, copy.fails
@@ -102,6 +103,8 @@ class Consumer(Process):
                 self.busy_time += end - (now if now > warmup else warmup)
             ok = not fails
             subscription.finished(end, copy, now, ok, delivery)
+            if not mailbox.delivers:
+                mailbox.done(end)
             if trace is not None:
                 trace.finished(end, self, subscription, copy, ok)
 
@@ -117,8 +120,10 @@ class Consumer(Process):
                 batch.append(copy)
             attempts = []
             length, start = batches.overhead, now
+            delivers = mailbox.delivers
             for copy in batch:
-                subscription.taken(now, copy)
+                if delivers:
+                    subscription.taken(now, copy)
                 delivery = copy.deliveries
                 if delivery == 1:
                     service, fails = copy.service, copy.fails
@@ -143,6 +148,8 @@ class Consumer(Process):
                 self.busy_time += end - (now if now > warmup else warmup)
             for copy, delivery, ok in attempts:
                 subscription.finished(end, copy, now, ok, delivery)
+                if not delivers:
+                    mailbox.done(end)
                 if trace is not None:
                     trace.finished(end, self, subscription, copy, ok)
 

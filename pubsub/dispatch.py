@@ -8,12 +8,13 @@ from typing import TYPE_CHECKING
 
 from asimpy import Environment
 
-from .mailbox import Mailbox
+from .mailbox import Buffer, Mailbox, PushQueue
 from .message import Copy
 from .scenario import DispatchPolicy
 
 if TYPE_CHECKING:
     from .consumer import Consumer
+    from .subscription import Subscription
 
 
 class Dispatch:
@@ -34,9 +35,16 @@ class Dispatch:
     def peek(self, key: int) -> Mailbox:
         return self.route(key)
 
-    def redeliver(self, copy: Copy) -> Mailbox:
+    def redeliver(self, now: float, copy: Copy) -> Mailbox:
         """Where an unacknowledged copy goes back to."""
         return self.route(copy.message.key)
+
+    def inbox(self, consumer: int) -> Mailbox:
+        """The mailbox consumer `consumer` takes its copies from."""
+        return self.mailboxes[0 if self.one_queue else consumer]
+
+    def attach(self, subscription: Subscription) -> None:
+        """Called once by the subscription this dispatch serves."""
 
 
 class Shared(Dispatch):
@@ -63,7 +71,7 @@ class RoundRobin(Dispatch):
     def peek(self, key: int) -> Mailbox:
         return self.mailboxes[self._next]
 
-    def redeliver(self, copy: Copy) -> Mailbox:
+    def redeliver(self, now: float, copy: Copy) -> Mailbox:
         # Back to its own consumer's queue: a redelivery must not take a new message's turn.
         return copy.home
 
@@ -116,6 +124,66 @@ def range_assignment(partitions: int, consumers: int) -> list[range]:
     return [range(starts[i], starts[i + 1]) for i in range(consumers)]
 
 
+class Prefetch(Dispatch):
+    """RabbitMQ's `basic.qos`: the broker pushes a waiting copy to a consumer holding fewer than `prefetch`.
+
+    Copies wait in the group's queue (the backlog); the broker delivers them,
+    round-robin among the consumers with room, into each consumer's own buffer,
+    which the consumer works through in order. A delivered copy counts as in
+    flight until it is finished; if its delivery expires while it is still
+    buffered, it leaves the buffer for the group's queue. With `prefetch` = 1
+    this is `shared`.
+    """
+
+    one_queue = True
+
+    def __init__(self, env: Environment, consumers: Sequence[Consumer], capacity: int | None, prefetch: int):
+        super().__init__([PushQueue(env, capacity, self.push)], consumers, 1, 1)
+        self.queue = self.mailboxes[0]
+        self.buffers = [Buffer(env, i, self.push) for i in range(len(consumers))]
+        self.prefetch = prefetch
+        self._next = 0
+        self._subscription: Subscription | None = None
+
+    def attach(self, subscription: Subscription) -> None:
+        self._subscription = subscription
+
+    def route(self, key: int) -> Mailbox:
+        return self.queue
+
+    def inbox(self, consumer: int) -> Mailbox:
+        return self.buffers[consumer]
+
+    def redeliver(self, now: float, copy: Copy) -> Mailbox:
+        if isinstance(copy.mailbox, Buffer):
+            copy.mailbox.remove(now, copy)
+        return self.queue
+
+    def push(self, now: float) -> None:
+        """Deliver waiting copies to consumers with room, round-robin, until either runs out."""
+        queue, subscription = self.queue, self._subscription
+        assert subscription is not None, "a Prefetch dispatch must be attached to its subscription"
+        while len(queue):
+            buffer = self._with_room()
+            if buffer is None:
+                return
+            copy = queue.take(now)
+            if copy is None:  # paused
+                return
+            buffer.held += 1
+            subscription.taken(now, copy)
+            buffer.put(now, copy)
+
+    def _with_room(self) -> Buffer | None:
+        buffers, n = self.buffers, len(self.buffers)
+        for step in range(n):
+            i = (self._next + step) % n
+            if buffers[i].held < self.prefetch:
+                self._next = (i + 1) % n
+                return buffers[i]
+        return None
+
+
 def partition(key: int, partitions: int) -> int:
     """A stable hash of the key onto [0, partitions)."""
     return zlib.crc32(str(key).encode()) % partitions
@@ -138,10 +206,15 @@ def make_dispatch(
     capacity: int | None,
     keys: int,
     partitions: int | None = None,
+    prefetch: int | None = None,
 ) -> Dispatch:
-    """Mailboxes for a group under `policy`, and the dispatch that fills them."""
+    """Mailboxes for a group under `policy`, and the dispatch that fills them (`prefetch`: shared only)."""
     if policy not in POLICIES:
         raise ValueError(f"dispatch: unknown policy {policy!r}; choose from {', '.join(POLICIES)}")
+    if prefetch is not None:
+        if policy != "shared":
+            raise ValueError(f"prefetch ({prefetch}) needs dispatch='shared', not {policy!r}")
+        return Prefetch(env, consumers, capacity, prefetch)
     kind = POLICIES[policy]
     if kind.one_queue:
         mailboxes = [Mailbox(env, capacity)]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from array import array
 from collections import deque
+from collections.abc import Callable
 
 from asimpy import Environment, Event
 
@@ -22,6 +23,8 @@ class Mailbox:
     logged in `entered` and `left`, from which backlog metrics are computed once,
     at the end of the run.
     """
+
+    delivers = True  # taking a copy from it is a delivery (not so from a consumer's prefetch buffer)
 
     def __init__(self, env: Environment, capacity: int | None = None, consumer: int = -1):
         self._env = env
@@ -81,6 +84,9 @@ class Mailbox:
             self._release_room()
         return copy
 
+    def done(self, now: float) -> None:
+        """A consumer finished a copy it took from here (only a prefetch buffer cares)."""
+
     def get(self) -> Event:
         """An event whose value is the next copy handed out (for use with `FirstOf`)."""
         event = Event(self._env)
@@ -132,3 +138,50 @@ class Mailbox:
             getter = getters.popleft()
             if not getter.cancelled:
                 getter.succeed(self.take(now))
+
+
+class Buffer(Mailbox):
+    """A consumer's prefetch buffer: copies already delivered to it, waiting for it to get to them.
+
+    `held` counts the copies delivered to the consumer and not yet finished
+    (buffered or in service); whenever it drops, `room` (the dispatch's push)
+    is called so that the broker can deliver another.
+    """
+
+    delivers = False
+
+    def __init__(self, env: Environment, consumer: int, room: Callable[[float], None]):
+        super().__init__(env, consumer=consumer)
+        self.held = 0
+        self._on_room = room
+
+    def done(self, now: float) -> None:
+        """The consumer finished a copy it had taken from here."""
+        self.held -= 1
+        self._on_room(now)
+
+    def remove(self, now: float, copy: Copy) -> None:
+        """Withdraw a buffered copy (acknowledged by another attempt, or timed out): the consumer has room again."""
+        super().remove(now, copy)
+        self.held -= 1
+        self._on_room(now)
+
+
+class PushQueue(Mailbox):
+    """A group's queue that the broker pushes from (`push`) whenever a copy arrives or the queue resumes."""
+
+    def __init__(self, env: Environment, capacity: int | None, push: Callable[[float], None]):
+        super().__init__(env, capacity)
+        self._push = push
+
+    def put(self, now: float, copy: Copy) -> None:
+        super().put(now, copy)
+        self._push(now)
+
+    def requeue(self, now: float, copy: Copy) -> None:
+        super().requeue(now, copy)
+        self._push(now)
+
+    def resume(self, now: float) -> None:
+        super().resume(now)
+        self._push(now)

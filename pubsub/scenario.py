@@ -36,6 +36,7 @@ class Scenario(BaseModel):
     keys: int = Field(100, ge=1, description="key-hash, partitioned: distinct keys")
     key_skew: float = Field(0.0, ge=0, description="key-hash, partitioned: Zipf exponent, 0 = uniform keys")
     partitions: int | None = Field(None, ge=1, description="partitioned: partitions per topic; None = group_size")
+    prefetch: int = Field(1, ge=1, description="shared: unfinished copies the broker lets each consumer hold")
 
     # Processing
     service: Service = "exponential"
@@ -85,6 +86,8 @@ class Scenario(BaseModel):
             )
         if self.partitions is not None and self.dispatch != "partitioned":
             raise ValueError(f"partitions ({self.partitions}) needs dispatch='partitioned', not {self.dispatch!r}")
+        if self.prefetch > 1 and self.dispatch != "shared":
+            raise ValueError(f"prefetch ({self.prefetch}) needs dispatch='shared', not {self.dispatch!r}")
         self._consistent_retries()
         if self.outage_duration > 0 and self.outage_start >= self.duration:
             raise ValueError(f"outage_start ({self.outage_start}) must be less than duration ({self.duration})")

@@ -81,6 +81,7 @@ def build(env: Environment, scenario: Scenario, trace: Trace | None = None) -> M
                 trace=trace,
                 work=Work.of(s, t, g),
                 partitions=s.partition_count,
+                prefetch=prefetch_of(s),
             )
             broker.subscribe(subscription)
             model.subscriptions.append(subscription)
@@ -89,6 +90,11 @@ def build(env: Environment, scenario: Scenario, trace: Trace | None = None) -> M
             gaps, keys, poisons = rnd.arrival_gaps(s, t, p), rnd.message_keys(s, t, p), rnd.poison_messages(s, t, p)
             model.publishers.append(Publisher(env, f"{topic}/p{p}", broker, topic, gaps, keys, trace, poisons))
     return model
+
+
+def prefetch_of(s: Scenario) -> int | None:
+    """The group's prefetch limit, if the broker pushes copies to consumers' buffers; None for plain `shared`."""
+    return s.prefetch if s.prefetch > 1 else None
 
 
 def simulate(scenario: Scenario, trace: Trace | None = None) -> Result:

@@ -43,6 +43,7 @@ class Subscription:
         trace: Trace | None = None,
         work: Work | None = None,
         partitions: int | None = None,
+        prefetch: int | None = None,
     ):
         if overflow not in ("drop", "block"):
             raise ValueError(f"overflow: unknown policy {overflow!r}; choose drop or block")
@@ -53,14 +54,14 @@ class Subscription:
         self.topic = topic
         self.consumers = list(consumers)
         self.recorder = recorder
-        self.dispatch = make_dispatch(dispatch, env, self.consumers, capacity, keys, partitions)
+        self.dispatch = make_dispatch(dispatch, env, self.consumers, capacity, keys, partitions, prefetch)
+        self.dispatch.attach(self)
         self.blocks = capacity is not None and overflow == "block"
         self.acks = acks
         self.trace = trace
         self.in_flight: set[Copy] = set()
-        mailboxes = self.dispatch.mailboxes
         for i, consumer in enumerate(self.consumers):
-            consumer.listen(mailboxes[0 if len(mailboxes) == 1 else i], self)
+            consumer.listen(self.dispatch.inbox(i), self)
 
     @property
     def mailboxes(self) -> list[Mailbox]:
@@ -114,7 +115,7 @@ class Subscription:
     def redeliver(self, now: float, copy: Copy) -> None:
         """Put an unacknowledged copy back; it was admitted once, so capacity does not apply."""
         self.in_flight.discard(copy)
-        self.dispatch.redeliver(copy).requeue(now, copy)
+        self.dispatch.redeliver(now, copy).requeue(now, copy)
         if self.trace is not None:
             self.trace.requeued(now, self, copy)
 

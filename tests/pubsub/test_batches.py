@@ -57,6 +57,7 @@ SCENARIOS = [
     dict(publish_rate=2.5, group_size=3, dispatch="shared", ack=True, ack_timeout=2.0, failure_prob=0.2,
          max_deliveries=3, nack=True, retry_delay=0.5),
     dict(publish_rate=1.5, group_size=2, dispatch="least-loaded", delivery_delay=0.3, service_overhead=0.1),
+    dict(publish_rate=2.5, group_size=3, dispatch="shared", prefetch=3, ack=True, ack_timeout=2.0, failure_prob=0.2),
     dict(publish_rate=2.0, group_size=2, dispatch="partitioned", partitions=3, ack=True, ack_timeout=1.5,
          failure_prob=0.1, queue_capacity=4, outage_start=100.0, outage_duration=50.0),
 ]  # fmt: skip

@@ -12,6 +12,7 @@ def scenarios(draw) -> Scenario:
     ack = draw(st.booleans())
     capacity = draw(st.none() | st.integers(1, 6))
     outage = draw(st.booleans())
+    batch_size = draw(st.sampled_from([1, 1, 2, 5]))
     dispatch = draw(st.sampled_from(["round-robin", "shared", "least-loaded", "key-hash", "partitioned"]))
     nack = ack and draw(st.booleans())
     backoff = draw(st.sampled_from(["fixed", "exponential"])) if nack else "fixed"
@@ -30,7 +31,8 @@ def scenarios(draw) -> Scenario:
         service=draw(st.sampled_from(["exponential", "fixed", "lognormal"])),
         service_time=draw(st.floats(0.05, 3.0)),
         service_cv=draw(st.floats(0.2, 3.0)),
-        batch_size=draw(st.sampled_from([1, 1, 2, 5])),
+        batch_size=batch_size,
+        prefetch=draw(st.sampled_from([1, 2, 6])) if dispatch == "shared" else 1,
         batch_overhead=draw(st.sampled_from([0.0, 0.0, 0.2])),
         queue_capacity=capacity,
         overflow=draw(st.sampled_from(["drop", "block"])),

@@ -66,6 +66,8 @@ BAD = [
     ({"ack": "yes"}, "ack"),
     ({"partitions": 4, "dispatch": "key-hash"}, "partitions"),  # needs partitioned
     ({"partitions": 0, "dispatch": "partitioned"}, "partitions"),
+    ({"prefetch": 2}, "prefetch"),  # needs shared (the default dispatch is round-robin)
+    ({"prefetch": 0, "dispatch": "shared"}, "prefetch"),
     ({"batch_size": 0}, "batch_size"),
     ({"batch_size": 2.0}, "batch_size"),
     ({"batch_overhead": -0.5}, "batch_overhead"),
