@@ -262,6 +262,164 @@ def simulated_against_theory(summary: pd.DataFrame, folder: Path) -> Path | None
     return save(fig, folder, "theory")
 
 
+def _held_fixed(data: pd.DataFrame, varied: list[str], shown: tuple[str | None, ...]) -> tuple[pd.DataFrame, str]:
+    """`data` at the first value of every varied field not shown, and a note saying so."""
+    held = {f: sorted(data[f].dropna().unique())[0] for f in varied if f not in shown and data[f].notna().any()}
+    for f, value in held.items():
+        data = data[data[f] == value]
+    return data, "".join(f"; {f.replace('_', ' ')} = {v}" for f, v in held.items())
+
+
+def _knob_figure(
+    summary: pd.DataFrame,
+    varied: list[str],
+    x: str,
+    hue: str | None,
+    rows: list[tuple[str, str, bool]],
+    xlabel: str,
+    legend: str,
+    title: str,
+    log_x: bool = False,
+):
+    """One panel per (metric, label, log scale) row side by side, against `x`, a line per `hue` value."""
+    hue = hue if hue in varied else None
+    data, note = _held_fixed(summary, varied, (x, hue))
+    colors = _colors(data, hue, "viridis")
+    fig, axes = plt.subplots(1, len(rows), figsize=(5.2 * len(rows) + 1.5, 4.2), squeeze=False, layout="constrained")
+    for ax, (metric, label, log) in zip(axes[0], rows):
+        _lines(ax, data, x, metric, hue, colors)
+        if log:
+            ax.set_yscale("log")
+        else:
+            ax.set_ylim(bottom=0)
+        if log_x:
+            ax.set_xscale("log")
+            ax.set_xticks(sorted(data[x].unique()))
+            ax.xaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
+            ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+        ax.set_ylabel(label)
+        ax.set_xlabel(xlabel)
+    if hue:
+        _legend_outside(fig, axes[0, 0], legend)
+    fig.suptitle(f"{title}\nbands: 95% intervals over replications{note}", fontsize=12)
+    return fig
+
+
+def partitions_figure(summary: pd.DataFrame, varied: list[str], folder: Path) -> Path | None:
+    """Mean and p99 latency against group size, a line per partition count."""
+    if not {"partitions", "group_size"} <= set(varied):
+        return None
+    fig = _knob_figure(
+        summary,
+        varied,
+        "group_size",
+        "partitions",
+        [
+            ("latency_mean", "mean latency (s, log scale)", True),
+            ("latency_p99", "p99 latency (s, log scale)", True),
+        ],
+        "consumers in the group",
+        "partitions",
+        "Consumers beyond the partition count sit idle and buy nothing;\n"
+        "an uneven assignment (some consumers own one partition more) overloads those consumers",
+    )
+    return save(fig, folder, "partitions")
+
+
+def prefetch_figure(summary: pd.DataFrame, varied: list[str], folder: Path) -> Path | None:
+    """Mean and p99 latency against prefetch, a line per service-time CV (or the next varied field)."""
+    if "prefetch" not in varied:
+        return None
+    hue = next((f for f in ("service_cv", "publish_rate", "group_size") if f in varied), None)
+    fig = _knob_figure(
+        summary,
+        varied,
+        "prefetch",
+        hue,
+        [("latency_mean", "mean latency (s)", False), ("latency_p99", "p99 latency (s)", False)],
+        "prefetch (unfinished copies a consumer may hold, log scale)",
+        (hue or "").replace("_", " ").replace("service cv", "service-time CV"),
+        "A large prefetch lets copies queue behind a slow one in a busy consumer's buffer\n"
+        "while other consumers idle: the more service times vary, the more it costs",
+        log_x=True,
+    )
+    return save(fig, folder, "prefetch")
+
+
+def batching_figure(summary: pd.DataFrame, varied: list[str], folder: Path) -> Path | None:
+    """Throughput, mean and p99 latency against batch size, a line per batch overhead."""
+    if "batch_size" not in varied:
+        return None
+    fig = _knob_figure(
+        summary,
+        varied,
+        "batch_size",
+        "batch_overhead",
+        [
+            ("throughput", "throughput (msg/s)", False),
+            ("latency_mean", "mean latency (s, log scale)", True),
+            ("latency_p99", "p99 latency (s, log scale)", True),
+        ],
+        "batch size (copies taken at once, at most; log scale)",
+        "overhead per batch (s)",
+        "Batches amortize a per-poll cost and rescue throughput when it is large;\n"
+        "without one they only make early copies wait for the rest of their batch",
+        log_x=True,
+    )
+    return save(fig, folder, "batching")
+
+
+POISON_ROWS = [
+    ("wasted", "deliveries that processed nothing (%)", False),
+    ("dead_lettered_share", "dead-lettered (% of copies)", False),
+    ("latency_p99", "p99 latency (s, log scale)", True),
+]
+
+
+def poison_figure(runs: pd.DataFrame, varied: list[str], folder: Path) -> Path | None:
+    """Capacity lost to poison messages (deliveries that processed nothing), dead letters and p99, a line per limit."""
+    if "poison_prob" not in varied:
+        return None
+    hue = "max_deliveries" if "max_deliveries" in varied else None
+    data = runs.assign(
+        wasted=100 * (1 - runs["processed"] / runs["delivered"]),
+        dead_lettered_share=100 * runs["dead_lettered"] / (runs["published"] * runs["subscribers"]),
+    )
+    if hue:  # None (no dead-letter limit) as a label of its own, after the limits
+        limits = sorted(int(v) for v in data[hue].dropna().unique())
+        order = [*map(str, limits), "no limit"]
+        data = data.assign(**{hue: data[hue].map(lambda v: "no limit" if pd.isna(v) else str(int(v)))})
+    keys = ["poison_prob", *([hue] if hue else [])]
+    data, note = _held_fixed(data, varied, tuple(keys))
+    rows = []
+    for key, group in data.groupby(keys, sort=False):
+        key = key if isinstance(key, tuple) else (key,)
+        row: dict[str, object] = dict(zip(keys, key))
+        for metric, _, _ in POISON_ROWS:
+            mean, _, _, low, high = interval(group[metric])
+            row.update({f"{metric}_mean": mean, f"{metric}_ci_low": low, f"{metric}_ci_high": high})
+        rows.append(row)
+    summary = pd.DataFrame(rows)
+    colors: dict = dict(zip(order, sns.color_palette("rocket_r", len(order)))) if hue else {None: "C0"}
+    fig, axes = plt.subplots(1, 3, figsize=(17, 4.4), squeeze=False, layout="constrained")
+    for ax, (metric, label, log) in zip(axes[0], POISON_ROWS):
+        for value in order if hue else [None]:
+            part = summary if hue is None else summary[summary[hue] == value]
+            _lines(ax, part, "poison_prob", metric, None, {None: colors[value]})
+            ax.lines[-1].set_label(str(value))
+        ax.set_yscale("log") if log else ax.set_ylim(bottom=0)
+        ax.set_xlabel("probability that a message is poison")
+        ax.set_ylabel(label)
+    if hue:
+        _legend_outside(fig, axes[0, 0], "max deliveries")
+    fig.suptitle(
+        "With a dead-letter limit a poison message costs max deliveries attempts; without one it cycles for ever\n"
+        f"and takes the group's capacity with it. Bands: 95% intervals over replications{note}",
+        fontsize=12,
+    )
+    return save(fig, folder, "poison")
+
+
 def draw_all(
     runs: pd.DataFrame, summary: pd.DataFrame, backlog: pd.DataFrame, varied: list[str], folder: Path
 ) -> dict[str, Path]:
@@ -272,5 +430,9 @@ def draw_all(
         "ack_costs": acknowledgment_costs(runs, varied, folder),
         "throughput_utilization": throughput_and_utilization(summary, varied, folder),
         "theory": simulated_against_theory(summary, folder),
+        "partitions": partitions_figure(summary, varied, folder),
+        "prefetch": prefetch_figure(summary, varied, folder),
+        "batching": batching_figure(summary, varied, folder),
+        "poison": poison_figure(runs, varied, folder),
     }
     return {name: path for name, path in drawn.items() if path is not None}

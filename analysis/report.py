@@ -39,6 +39,16 @@ CAPTIONS = {
     "simulated_vs_real": "Relative error of the simulated mean and p99 latency against the real broker's, per "
     "cell, paired by seed, with 95% intervals over replications; orange as the spec says, blue with the broker's "
     "measured costs added. The shaded band is the live check's bound.",
+    "partitions": "Mean and p99 latency (log scales) against group size, one line per partition count; bands "
+    "are 95% intervals. Past the partition count extra consumers own nothing; where the count does not divide "
+    "evenly, the consumers owning one partition more carry more load and set the tail.",
+    "prefetch": "Mean and p99 latency against the prefetch limit (RabbitMQ basic.qos), one line per service-time "
+    "variability; bands are 95% intervals. Prefetch 1 is plain competing consumers.",
+    "batching": "Throughput, mean and p99 latency against the largest batch a consumer takes, one line per fixed "
+    "cost of a batch; bands are 95% intervals. A consumer never waits to fill a batch.",
+    "poison": "Share of deliveries that processed nothing (capacity lost to failed attempts), dead-lettered share "
+    "of copies and p99 latency against the poison-message rate, one line per delivery limit; bands are 95% "
+    "intervals.",
     "theory": "Each cell with a closed form (M/M/1, M/M/c for shared groups, M/D/1, E_c/M/1 for round-robin "
     "groups): simulated mean latency with its 95% interval against theory. About one interval in twenty "
     "misses by chance, and cells that share seeds tend to miss on the same side together.",

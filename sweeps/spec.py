@@ -10,7 +10,7 @@ import tomllib
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import numpy as np
 from pydantic import (
@@ -26,6 +26,8 @@ from pubsub import METRICS, MODEL_VERSION, WALL_CLOCK_METRICS, Scenario
 
 SHIPPED = Path(__file__).parent / "specs"
 SCENARIO_FIELDS = set(Scenario.model_fields)
+# Fields that may be None (no limit, no cap): TOML has no null, so a spec writes "none".
+OPTIONAL_FIELDS = {name for name, f in Scenario.model_fields.items() if type(None) in get_args(f.annotation)}
 
 
 class SpecError(ValueError):
@@ -122,10 +124,11 @@ class SweepSpec(BaseModel):
             raise SpecError(f"the grid has {count:,} cells, more than {MAX_CELLS:,}")
         crossed = [dict(zip(self.grid, combo)) for combo in itertools.product(*self.grid.values())]
         cells = []
+        fixed = {k: _none(k, v) for k, v in self.scenario.items()}
         for index, (a, b) in enumerate(itertools.product(crossed, rows)):
-            varied = {**a, **b}
+            varied = {k: _none(k, v) for k, v in {**a, **b}.items()}
             try:
-                scenario = Scenario(**self.scenario, **varied)
+                scenario = Scenario(**fixed, **varied)
             except ValidationError as error:
                 where = ", ".join(f"{k}={v!r}" for k, v in varied.items()) or "every cell"
                 raise SpecError(f"cell {where}: {_describe(error, 'scenario')}") from None
@@ -164,6 +167,11 @@ class Run:
         """Names this run's stored result; a change to the scenario or the model's version gives a new key."""
         text = json.dumps({"model": MODEL_VERSION, **self.scenario.model_dump()}, sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:20]
+
+
+def _none(field: str, value: Any) -> Any:
+    """The spec's "none" for a field that may be None (e.g. `max_deliveries`: no limit)."""
+    return None if value == "none" and field in OPTIONAL_FIELDS else value
 
 
 def _describe(error: ValidationError, whole: str = "spec") -> str:

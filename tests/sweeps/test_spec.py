@@ -3,7 +3,7 @@
 import pytest
 
 from sweeps.__main__ import main
-from sweeps.spec import SHIPPED, load
+from sweeps.spec import SHIPPED, SpecError, load
 
 GOOD = SHIPPED / "default.toml"
 
@@ -107,3 +107,15 @@ def test_more_bad_specs(case, write_spec, results, capsys):
     for culprit in culprits:
         assert culprit in err
     assert not results.exists()
+
+
+def test_none_means_no_limit_for_fields_that_may_be_none(write_spec):
+    sweep = load(
+        write_spec('name = "x"\nreplications = 1\n[scenario]\nack = true\n[grid]\nmax_deliveries = [3, "none"]\n')
+    )
+    assert [c.scenario.max_deliveries for c in sweep.cells()] == [3, None]
+
+
+def test_none_for_a_field_that_cannot_be_none_names_it(write_spec):
+    with pytest.raises(SpecError, match="group_size"):
+        load(write_spec('name = "x"\nreplications = 1\n[grid]\ngroup_size = [2, "none"]\n'))

@@ -1,0 +1,50 @@
+"""The shipped specs for broker knobs run, and the report draws what each one studies."""
+
+import re
+
+import matplotlib.image
+import pandas as pd
+import pytest
+
+from analysis import report
+from analysis.results import load as load_results
+from sweeps import load, run_sweep
+from sweeps.spec import SHIPPED
+
+KNOBS = {"partitions": "partitions", "prefetch": "prefetch", "batching": "batching", "poison": "poison"}
+
+
+def shortened(spec: str) -> str:
+    """The shipped spec's question at a tenth of its length, with two replications."""
+    text = (SHIPPED / f"{spec}.toml").read_text()
+    for field, value in (("replications", "2"), ("duration", "600.0"), ("warmup", "60.0")):
+        text, count = re.subn(rf"^{field} = .*$", f"{field} = {value}", text, flags=re.M)
+        assert count == 1, f"{spec}.toml: no single {field} line"
+    return text
+
+
+@pytest.mark.parametrize("spec", sorted(KNOBS))
+def test_a_knob_spec_runs_and_its_report_draws_its_figure(spec, tmp_path):
+    path = tmp_path / f"{spec}.toml"
+    path.write_text(shortened(spec))
+    folder = tmp_path / "results" / load(path).name
+    run_sweep(load(path), path, tmp_path / "results", workers=2, progress=False)
+    page = report.build(load_results(folder)).read_text()
+    figure = folder / "figures" / f"{KNOBS[spec]}.png"
+    pixels = matplotlib.image.imread(figure)[..., :3]
+    assert pixels.std() > 0.05 and (pixels.mean(axis=2) < 0.5).mean() > 0.005
+    assert f'alt="{KNOBS[spec]}"' in page
+    runs = pd.read_parquet(folder / "runs.parquet")
+    assert len(runs) == 2 * len(load(path).cells())
+
+
+def test_no_dead_letter_limit_is_a_cell_of_its_own(tmp_path):
+    text = shortened("poison").split("[grid]")[0] + '[grid]\npoison_prob = [0.0, 0.02]\nmax_deliveries = [3, "none"]\n'
+    path = tmp_path / "poison.toml"
+    path.write_text(text)
+    run_sweep(load(path), path, tmp_path / "results", workers=1, progress=False)
+    runs = pd.read_parquet(tmp_path / "results" / "poison" / "runs.parquet")
+    unlimited = runs[runs["max_deliveries"].isna()]
+    assert len(unlimited) == 4 and (unlimited["dead_lettered"] == 0).all()
+    poisoned = runs[(runs["poison_prob"] > 0) & runs["max_deliveries"].notna()]
+    assert (poisoned["dead_lettered"] > 0).all()
