@@ -67,9 +67,9 @@ def test_the_broker_pushes_round_robin_to_consumers_with_room():
 def test_a_large_prefetch_hurts_the_tail_when_service_times_vary():
     """RabbitMQ's advice, measured: copies queued behind a long job in one consumer's buffer wait while others idle."""
     p99 = {1: [], 20: []}
-    for seed in range(4):
+    for seed in range(3):
         for prefetch in p99:
             s = Scenario(dispatch="shared", group_size=4, publish_rate=2.8, service="lognormal", service_cv=3.0,
-                         prefetch=prefetch, duration=20_000.0, warmup=2000.0, seed=seed)  # fmt: skip
+                         prefetch=prefetch, duration=10_000.0, warmup=1000.0, seed=seed)  # fmt: skip
             p99[prefetch].append(simulate(s).summary["latency_p99"])
     assert all(np.array(p99[20]) > 1.5 * np.array(p99[1])), p99
