@@ -15,13 +15,15 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 import numpy as np
+from scipy.optimize import brentq
 
+from .load import LoadProfile
 from .scenario import KEYED
 
 if TYPE_CHECKING:
     from .scenario import Scenario
 
-ARRIVALS, SERVICE, FAILURES, KEYS, RETRY_SERVICE, RETRY_FAILURES, POISON = range(7)
+ARRIVALS, SERVICE, FAILURES, KEYS, RETRY_SERVICE, RETRY_FAILURES, POISON, THINNING = range(8)
 
 BATCH = 2048
 
@@ -84,6 +86,31 @@ def _bursty(rate: float, factor: float, on_mean: float, rng: np.random.Generator
         pending = 0.0
 
 
+def thinned(candidates: Iterator[float], profile: LoadProfile, rng: np.random.Generator) -> Iterator[float]:
+    """Gaps of the arrivals kept from `candidates` (drawn at the peak rate): one at time t is kept with
+    probability f(t)/peak, which makes a Poisson process non-homogeneous with rate ∝ f exactly (Lewis–Shedler)."""
+    keep = batched(lambda n: rng.random(n))
+    peak, t, last = profile.peak, 0.0, 0.0
+    for gap in candidates:
+        t += gap
+        if next(keep) * peak < profile.at(t):
+            yield t - last
+            last = t
+
+
+def time_changed(profile: LoadProfile, rate: float, phase: float) -> Iterator[float]:
+    """Fixed arrivals under a profile: the k-th (from 0) at the t where rate × ∫₀ᵗ f = phase + k."""
+    t, k = 0.0, 0
+    while True:
+        target = (phase + k) / rate
+        # f ≥ trough, so the cumulative reaches the target within this bound.
+        high = t + (target - profile.cumulative(t)) / profile.trough
+        high += 1e-9 * (1.0 + high)
+        arrival = brentq(lambda x, target=target: profile.cumulative(x) - target, t, high, xtol=1e-12, rtol=1e-15)
+        yield arrival - t
+        t, k = arrival, k + 1
+
+
 def service_times(service: str, mean: float, cv: float, rng: np.random.Generator) -> Iterator[float]:
     """Processing times in seconds with the given mean (and, for lognormal, coefficient of variation)."""
     if service == "exponential":
@@ -117,15 +144,28 @@ def keys(count: int, skew: float, rng: np.random.Generator) -> Iterator[int]:
 
 
 def arrival_gaps(s: Scenario, topic: int, publisher: int) -> Iterator[float]:
-    """Publisher `publisher` of topic `topic`: its gaps between messages, s."""
-    return interarrival_times(
+    """Publisher `publisher` of topic `topic`: its gaps between messages, s, following the load profile.
+
+    Under a profile, Poisson and bursty candidates are drawn at the peak rate
+    and thinned with their own stream, so arrivals stay common random numbers
+    across cells that differ in anything but the load.
+    """
+    profile, phase = LoadProfile.of(s), (publisher + 1) / s.publishers
+    if profile.constant:
+        rate = s.publish_rate
+    elif s.arrivals == "fixed":
+        return time_changed(profile, s.publish_rate, phase)
+    else:
+        rate = s.publish_rate * profile.peak
+    gaps = interarrival_times(
         s.arrivals,
-        s.publish_rate,
+        rate,
         rng_for(s.seed, ARRIVALS, topic, publisher),
-        phase=(publisher + 1) / s.publishers,
+        phase=phase,
         burst_factor=s.burst_factor,
         burst_length=s.burst_length,
     )
+    return gaps if profile.constant else thinned(gaps, profile, rng_for(s.seed, THINNING, topic, publisher))
 
 
 def message_keys(s: Scenario, topic: int, publisher: int) -> Iterator[int] | None:

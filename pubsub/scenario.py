@@ -12,6 +12,7 @@ DispatchPolicy = Literal["round-robin", "shared", "least-loaded", "key-hash", "p
 KEYED: tuple[DispatchPolicy, ...] = ("key-hash", "partitioned")  # the policies that route by message key
 Overflow = Literal["drop", "block"]
 Backoff = Literal["fixed", "exponential"]
+RateProfile = Literal["constant", "step", "ramp", "sine"]
 
 
 class Scenario(BaseModel):
@@ -30,6 +31,11 @@ class Scenario(BaseModel):
     arrivals: Arrivals = "poisson"
     burst_factor: float = Field(4.0, ge=1, description="bursty: peak rate / mean rate")
     burst_length: float = Field(10.0, gt=0, description="bursty: mean length of an on period, s")
+    rate_profile: RateProfile = "constant"
+    rate_factor: float = Field(1.0, gt=0, description="step, ramp: the rate becomes publish_rate × this")
+    rate_change_at: float = Field(0.0, ge=0, description="step: when the rate changes, s")
+    rate_amplitude: float = Field(0.0, ge=0, lt=1, description="sine: relative amplitude")
+    rate_period: float | None = Field(None, gt=0, description="sine: period, s")
     subscribers: int = Field(1, ge=1, description="subscriptions (consumer groups) per topic")
     group_size: int = Field(1, ge=1, description="consumers per subscription")
     dispatch: DispatchPolicy = "round-robin"
@@ -89,9 +95,29 @@ class Scenario(BaseModel):
         if self.prefetch > 1 and self.dispatch != "shared":
             raise ValueError(f"prefetch ({self.prefetch}) needs dispatch='shared', not {self.dispatch!r}")
         self._consistent_retries()
+        self._consistent_profile()
         if self.outage_duration > 0 and self.outage_start >= self.duration:
             raise ValueError(f"outage_start ({self.outage_start}) must be less than duration ({self.duration})")
         return self
+
+    def _consistent_profile(self) -> None:
+        uses = {
+            "rate_factor": ("step", "ramp"),
+            "rate_change_at": ("step",),
+            "rate_amplitude": ("sine",),
+            "rate_period": ("sine",),
+        }
+        defaults = {"rate_factor": 1.0, "rate_change_at": 0.0, "rate_amplitude": 0.0, "rate_period": None}
+        for name, profiles in uses.items():
+            value = getattr(self, name)
+            if value != defaults[name] and self.rate_profile not in profiles:
+                raise ValueError(f"{name} ({value!r}) needs rate_profile in {profiles}, not {self.rate_profile!r}")
+        if self.rate_profile == "step" and not 0 < self.rate_change_at < self.duration:
+            raise ValueError(
+                f"rate_change_at ({self.rate_change_at}) must be inside the run (0, {self.duration}) for a step"
+            )
+        if self.rate_profile == "sine" and self.rate_period is None:
+            raise ValueError("rate_period (None) must be set for a sine profile")
 
     def _consistent_retries(self) -> None:
         if self.nack and not self.ack:

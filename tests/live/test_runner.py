@@ -14,8 +14,11 @@ from tests.pubsub.helpers import Recording
 SCALE = 0.02  # 20 ms per mean service
 
 
-def test_publish_schedule_is_the_simulators():
-    s = Scenario(publishers=2, publish_rate=0.8, arrivals="bursty", dispatch="key-hash", duration=300.0, seed=5)
+@pytest.mark.parametrize(
+    "load", [{}, {"rate_profile": "sine", "rate_amplitude": 0.7, "rate_period": 120.0}], ids=["constant", "sine"]
+)
+def test_publish_schedule_is_the_simulators(load):
+    s = Scenario(publishers=2, publish_rate=0.8, arrivals="bursty", dispatch="key-hash", duration=300.0, seed=5, **load)
     trace = Recording()
     simulate(s, trace=trace)
     simulated = defaultdict(list)

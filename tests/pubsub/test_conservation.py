@@ -7,6 +7,20 @@ from pubsub import Scenario, simulate
 
 
 @st.composite
+def profiles(draw, duration: float) -> dict:
+    kind = draw(st.sampled_from(["constant", "step", "ramp", "sine"]))
+    if kind == "step":
+        return dict(rate_profile=kind, rate_factor=draw(st.floats(0.1, 4.0)),
+                    rate_change_at=draw(st.floats(duration * 0.05, duration * 0.95)))  # fmt: skip
+    if kind == "ramp":
+        return dict(rate_profile=kind, rate_factor=draw(st.floats(0.1, 4.0)))
+    if kind == "sine":
+        return dict(rate_profile=kind, rate_amplitude=draw(st.floats(0.0, 0.95)),
+                    rate_period=draw(st.floats(1.0, duration)))  # fmt: skip
+    return {}
+
+
+@st.composite
 def scenarios(draw) -> Scenario:
     duration = draw(st.floats(20.0, 300.0))
     ack = draw(st.booleans())
@@ -22,6 +36,7 @@ def scenarios(draw) -> Scenario:
         publish_rate=draw(st.floats(0.05, 3.0)),
         arrivals=draw(st.sampled_from(["poisson", "fixed", "bursty"])),
         burst_factor=draw(st.floats(1.0, 8.0)),
+        **draw(profiles(duration)),
         subscribers=draw(st.integers(1, 3)),
         group_size=draw(st.integers(1, 4)),
         dispatch=dispatch,

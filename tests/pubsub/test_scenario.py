@@ -68,6 +68,14 @@ BAD = [
     ({"partitions": 0, "dispatch": "partitioned"}, "partitions"),
     ({"prefetch": 2}, "prefetch"),  # needs shared (the default dispatch is round-robin)
     ({"prefetch": 0, "dispatch": "shared"}, "prefetch"),
+    ({"rate_factor": 2.0}, "rate_factor"),  # needs step or ramp
+    ({"rate_profile": "step", "rate_factor": 2.0, "rate_change_at": 0.0}, "rate_change_at"),  # a step at 0 is none
+    ({"rate_profile": "step", "rate_factor": 2.0, "rate_change_at": 5000.0}, "rate_change_at"),
+    ({"rate_profile": "ramp", "rate_factor": 0.0}, "rate_factor"),
+    ({"rate_profile": "sine", "rate_amplitude": 0.5, "rate_period": None}, "rate_period"),
+    ({"rate_profile": "sine", "rate_amplitude": 1.0, "rate_period": 100.0}, "rate_amplitude"),
+    ({"rate_amplitude": 0.5, "rate_period": 100.0}, "rate_amplitude"),  # needs sine
+    ({"rate_profile": "daily"}, "rate_profile"),
     ({"batch_size": 0}, "batch_size"),
     ({"batch_size": 2.0}, "batch_size"),
     ({"batch_overhead": -0.5}, "batch_overhead"),

@@ -1,0 +1,75 @@
+"""Load over time: arrivals follow the rate profile exactly, and keep common random numbers."""
+
+import math
+
+import numpy as np
+import pytest
+from scipy.stats import chisquare, poisson
+
+from pubsub import Scenario, simulate
+from pubsub.load import LoadProfile
+from tests.pubsub.helpers import Recording
+
+PROFILES = {
+    "step": dict(rate_profile="step", rate_factor=3.0, rate_change_at=400.0),
+    "ramp": dict(rate_profile="ramp", rate_factor=0.25),
+    "sine": dict(rate_profile="sine", rate_amplitude=0.8, rate_period=300.0),
+}
+RATE, DURATION = 2.0, 1000.0
+
+
+def published_times(**fields) -> np.ndarray:
+    trace = Recording()
+    simulate(Scenario(publish_rate=RATE, duration=DURATION, warmup=0.0, **fields), trace=trace)
+    return np.array([e[1] for e in trace.of("published")])
+
+
+@pytest.mark.parametrize("name", PROFILES)
+def test_poisson_arrivals_follow_the_profile_in_total_and_over_time(name):
+    fields = PROFILES[name]
+    profile = LoadProfile.of(Scenario(duration=DURATION, **fields))
+    times = [published_times(seed=seed, **fields) for seed in range(10)]
+    expected = 10 * RATE * profile.cumulative(DURATION)
+    low, high = poisson.interval(0.999, expected)
+    assert low <= sum(len(t) for t in times) <= high
+    # Over ten equal bins, the counts follow the integral of the rate over each bin.
+    edges = np.linspace(0.0, DURATION, 11)
+    counts = np.histogram(np.concatenate(times), edges)[0]
+    shares = np.diff([profile.cumulative(e) for e in edges])
+    assert chisquare(counts, counts.sum() * shares / shares.sum()).pvalue > 0.001
+
+
+@pytest.mark.parametrize("name", PROFILES)
+def test_fixed_arrivals_come_where_the_integral_of_the_rate_reaches_each_whole_number(name):
+    fields = PROFILES[name]
+    profile = LoadProfile.of(Scenario(duration=DURATION, **fields))
+    times = published_times(arrivals="fixed", seed=0, **fields)
+    reached = np.array([RATE * profile.cumulative(t) for t in times])
+    assert np.allclose(reached, np.arange(len(times)) + 1.0, atol=1e-6)  # phase 1 for a single publisher
+    assert len(times) == math.floor(RATE * profile.cumulative(DURATION) + 1e-6)
+
+
+def test_bursty_arrivals_follow_the_profile_on_average():
+    fields = PROFILES["sine"]
+    profile = LoadProfile.of(Scenario(duration=5000.0, **fields))
+    counts = [
+        simulate(
+            Scenario(publish_rate=RATE, arrivals="bursty", duration=5000.0, warmup=0.0, seed=seed, **fields)
+        ).summary["published"]
+        for seed in range(12)
+    ]
+    assert np.mean(counts) == pytest.approx(RATE * profile.cumulative(5000.0), rel=0.06)
+
+
+def test_thinned_arrivals_are_the_same_whatever_the_consumers():
+    fields = dict(dispatch="shared", seed=5, **PROFILES["sine"])
+    one = published_times(group_size=1, **fields)
+    four = published_times(group_size=4, ack=True, failure_prob=0.2, **fields)
+    assert len(one) > 1000 and np.array_equal(one, four)
+
+
+def test_a_profile_changes_the_load_not_the_draws_behind_it():
+    """Thinning keeps a subset of the peak-rate candidates: a step to a higher rate keeps every earlier arrival."""
+    before = published_times(seed=2, rate_profile="step", rate_factor=2.0, rate_change_at=600.0)
+    other = published_times(seed=2, rate_profile="step", rate_factor=2.0, rate_change_at=300.0)
+    assert np.array_equal(before[before < 300.0], other[other < 300.0])
