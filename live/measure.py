@@ -86,6 +86,12 @@ def summarize(log: Log) -> dict[str, float]:
         **backlog_metrics(np.sort(entered), np.sort(left), warmup, end),
         "throughput": throughput(firsts_array[:, 2], warmup, end),
         "utilization": _utilization(log, s.topics * s.subscribers * s.group_size),
+        # Groups on the broker are fixed (autoscaling is refused): consumers cost their size × the window.
+        "consumer_seconds": s.topics * s.subscribers * s.group_size * (end - warmup),
+        "group_size_mean": float(s.group_size),
+        "group_size_max": s.group_size,
+        "scale_ups": 0,
+        "scale_downs": 0,
         "drain_time": math.nan,
         "wall_seconds": log.wall_seconds,
         "sim_rate": counts["delivered"] / log.wall_seconds,

@@ -27,6 +27,8 @@ def refuse_unsupported(scenario: Scenario) -> None:
     problems = []
     if scenario.dispatch not in SUPPORTED_DISPATCH:
         problems.append(f"dispatch={scenario.dispatch!r} (supported: {', '.join(SUPPORTED_DISPATCH)})")
+    if scenario.autoscale:
+        problems.append("autoscale=True (groups on the broker are fixed)")
     if scenario.prefetch > 1:
         problems.append(f"prefetch={scenario.prefetch} (consumers here read one entry at a time)")
     if scenario.batch_size > 1:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING
 
-from asimpy import Environment, FirstOf, Process, Timeout
+from asimpy import Environment, FirstOf, Interrupt, Process, Timeout
 
 from .batches import Batches
 from .mailbox import Mailbox
@@ -13,6 +14,16 @@ from .trace import Trace
 
 if TYPE_CHECKING:
     from .subscription import Subscription
+
+
+class FirstCopy(FirstOf):
+    """`FirstOf` several mailboxes' `get`s that, when cancelled (a consumer retired while waiting), cancels
+    them too, so that no mailbox later hands a copy to a waiter that is gone."""
+
+    def cancel(self) -> None:
+        for event in self._events.values():
+            event.cancel()
+        super().cancel()
 
 
 class Consumer(Process):
@@ -40,9 +51,14 @@ class Consumer(Process):
         delivery_delay: float = 0.0,
         service_overhead: float = 0.0,
         batches: Batches | None = None,
+        startup: float = 0.0,
     ):
         self.name = name
         self.batches = batches
+        self.startup = startup  # seconds before it takes its first copy (a consumer added by a scaler)
+        self.started_at = self._env.now
+        self.stopped_at = math.inf
+        self.retiring = False
         self.warmup = warmup
         self.delivery_delay = delivery_delay
         self.service_overhead = service_overhead
@@ -55,6 +71,13 @@ class Consumer(Process):
     def listen(self, mailbox: Mailbox, subscription: Subscription) -> None:
         self.inboxes.append((mailbox, subscription))
 
+    def retire(self, now: float) -> None:
+        """Take nothing new: an idle consumer stops now, a busy one when its attempt (or batch) ends."""
+        self.retiring = True
+        if not self.busy:
+            self.stopped_at = now
+            self.interrupt()
+
     async def run(self):
         env: Environment = self._env
         inboxes = self.inboxes
@@ -62,51 +85,59 @@ class Consumer(Process):
         delay, overhead = self.delivery_delay, self.service_overhead
         if not inboxes:
             return
-        if self.batches is not None:
-            await self._run_batches(self.batches)
-            return
-        single = len(inboxes) == 1
-        mailbox, subscription = inboxes[0]
-        while True:
-            now = env.now
-            if single:
-                copy = mailbox.take(now)
-                if copy is None:
-                    copy = await mailbox.get()
+        try:
+            if self.startup:
+                await Timeout(env, self.startup)
+            if self.batches is not None:
+                await self._run_batches(self.batches)
+                return
+            single = len(inboxes) == 1
+            mailbox, subscription = inboxes[0]
+            while True:
+                now = env.now
+                if single:
+                    copy = mailbox.take(now)
+                    if copy is None:
+                        copy = await mailbox.get()
+                        now = env.now
+                else:
+                    copy, mailbox, subscription = await self._next(now)
                     now = env.now
-            else:
-                copy, mailbox, subscription = await self._next(now)
-                now = env.now
-            if mailbox.delivers:
-                subscription.taken(now, copy)
-            delivery = copy.deliveries
-            if delivery == 1:
-                service, fails = copy.service, copy.fails
-            else:
-                service, fails = subscription.work.retry()
-                fails = fails or copy.message.poison
-            if trace is not None:
-                trace.taken(now, self, subscription, copy)
-            self.busy = 1
-            start = now
-            if delay and copy.message.published_at + delay > now:
-                # Taken by an idle consumer before it could have reached it: the attempt starts on arrival.
-                start = copy.message.published_at + delay
-            self.busy_since = start
-            if start > now:
-                await Timeout(env, start - now)
-                now = env.now
-            await Timeout(env, service + overhead)
-            end = env.now
-            self.busy = 0
-            if end > warmup:
-                self.busy_time += end - (now if now > warmup else warmup)
-            ok = not fails
-            subscription.finished(end, copy, now, ok, delivery)
-            if not mailbox.delivers:
-                mailbox.done(end)
-            if trace is not None:
-                trace.finished(end, self, subscription, copy, ok)
+                if mailbox.delivers:
+                    subscription.taken(now, copy)
+                delivery = copy.deliveries
+                if delivery == 1:
+                    service, fails = copy.service, copy.fails
+                else:
+                    service, fails = subscription.work.retry()
+                    fails = fails or copy.message.poison
+                if trace is not None:
+                    trace.taken(now, self, subscription, copy)
+                self.busy = 1
+                start = now
+                if delay and copy.message.published_at + delay > now:
+                    # Taken by an idle consumer before it could have reached it: the attempt starts on arrival.
+                    start = copy.message.published_at + delay
+                self.busy_since = start
+                if start > now:
+                    await Timeout(env, start - now)
+                    now = env.now
+                await Timeout(env, service + overhead)
+                end = env.now
+                self.busy = 0
+                if end > warmup:
+                    self.busy_time += end - (now if now > warmup else warmup)
+                ok = not fails
+                subscription.finished(end, copy, now, ok, delivery)
+                if not mailbox.delivers:
+                    mailbox.done(end)
+                if trace is not None:
+                    trace.finished(end, self, subscription, copy, ok)
+                if self.retiring:
+                    self.stopped_at = end
+                    return
+        except Interrupt:  # retired while starting up or idle
+            return
 
     async def _run_batches(self, batches: Batches):
         env: Environment = self._env
@@ -152,6 +183,9 @@ class Consumer(Process):
                     mailbox.done(end)
                 if trace is not None:
                     trace.finished(end, self, subscription, copy, ok)
+            if self.retiring:
+                self.stopped_at = end
+                return
 
     async def _next(self, now: float) -> tuple[Copy, Mailbox, Subscription]:
         """The next copy from any mailbox, and whose it is: mailboxes with copies waiting first, in order."""
@@ -159,7 +193,10 @@ class Consumer(Process):
             copy = mailbox.take(now)
             if copy is not None:
                 return copy, mailbox, subscription
+        if len(self.inboxes) == 1:
+            mailbox, subscription = self.inboxes[0]
+            return await mailbox.get(), mailbox, subscription
         waits = {str(i): mailbox.get() for i, (mailbox, _) in enumerate(self.inboxes)}
-        which, copy = await FirstOf(self._env, **waits)
+        which, copy = await FirstCopy(self._env, **waits)
         mailbox, subscription = self.inboxes[int(which)]
         return copy, mailbox, subscription

@@ -88,17 +88,24 @@ class Mailbox:
         """A consumer finished a copy it took from here (only a prefetch buffer cares)."""
 
     def get(self) -> Event:
-        """An event whose value is the next copy handed out (for use with `FirstOf`)."""
+        """An event whose value is the next copy handed out (for use with `FirstOf`).
+
+        If the event is cancelled after a copy was handed to it (a `FirstOf`
+        that another mailbox won, or a consumer retired as the copy came), the
+        copy goes back to the head of its queue.
+        """
         event = Event(self._env)
+        event._on_cancel = self._put_back
         copy = self.take(self._env.now)
         if copy is None:
             self._getters.append(event)
         else:
-            event._on_cancel = self._put_back
             event.succeed(copy)
         return event
 
-    def _put_back(self, copy: Copy) -> None:
+    def _put_back(self, copy: object) -> None:
+        if not isinstance(copy, Copy):  # cancelled before any copy came
+            return
         (self.retries if copy.deliveries else self.items).appendleft(copy)
         copy.mailbox = self
         self.entered.append(self._env.now)

@@ -50,7 +50,14 @@ METRIC_INFO: dict[str, MetricInfo] = {
     "backlog_mean": MetricInfo("float", "copies", "time-averaged number of copies waiting, after warm-up"),
     "backlog_max": MetricInfo("count", "copies", "largest number of copies waiting, after warm-up"),
     "throughput": MetricInfo("float", "copies/s", "first successful completions per second, after warm-up"),
-    "utilization": MetricInfo("float", "fraction", "mean fraction of time consumers are busy, after warm-up"),
+    "utilization": MetricInfo("float", "fraction", "fraction of the consumers' running time spent busy, after warm-up"),
+    "consumer_seconds": MetricInfo(
+        "float", "consumer·s", "consumers running (busy or not), integrated over the measured window: the cost"
+    ),
+    "group_size_mean": MetricInfo("float", "consumers", "consumer_seconds ÷ (window × groups): the mean group size"),
+    "group_size_max": MetricInfo("count", "consumers", "largest size any group reached in the measured window"),
+    "scale_ups": MetricInfo("count", "actions", "times an autoscaler added consumers"),
+    "scale_downs": MetricInfo("count", "actions", "times an autoscaler retired consumers"),
     "drain_time": MetricInfo(
         "float",
         "s",

@@ -12,6 +12,7 @@ from .consumer import Consumer
 from .mailbox import Mailbox
 from .metric_info import QUANTILES
 from .recorder import Recorder
+from .scaling import Scaler
 from .subscription import Subscription
 
 
@@ -22,6 +23,7 @@ def summarize(
     warmup: float,
     duration: float,
     outage: tuple[Subscription, float, float] | None = None,
+    scalers: Sequence[Scaler] = (),
 ) -> dict[str, float]:
     """Every metric but the wall-clock ones, for a run that ended at `duration`."""
     mailboxes = [m for s in subscriptions for m in s.mailboxes]
@@ -33,7 +35,7 @@ def summarize(
     metrics.update(latency_metrics(published, started, finished, warmup))
     metrics.update(backlog_metrics(*sorted_times(mailboxes), warmup, duration))
     metrics["throughput"] = throughput(finished, warmup, duration)
-    metrics["utilization"] = _utilization(consumers, warmup, duration)
+    metrics.update(group_metrics(subscriptions, consumers, scalers, warmup, duration))
     metrics["drain_time"] = _drain_time(*outage, duration) if outage else math.nan
     return metrics
 
@@ -86,12 +88,35 @@ def backlog_metrics(entered: np.ndarray, left: np.ndarray, warmup: float, durati
     }
 
 
-def _utilization(consumers: Sequence[Consumer], warmup: float, duration: float) -> float:
+def group_metrics(
+    subscriptions: Sequence[Subscription],
+    consumers: Sequence[Consumer],
+    scalers: Sequence[Scaler],
+    warmup: float,
+    duration: float,
+) -> dict[str, float]:
+    """Consumer time paid for (consumers running, whether busy or not), group sizes, scaling actions, utilization."""
+    window = duration - warmup
+    if all(c.started_at <= warmup and c.stopped_at >= duration for c in consumers):
+        consumer_seconds = len(consumers) * window  # a fixed group: exactly size × window
+    else:
+        consumer_seconds = sum(max(0.0, min(c.stopped_at, duration) - max(c.started_at, warmup)) for c in consumers)
     busy = sum(c.busy_time for c in consumers)
     # Attempts still running when the run stopped count up to its end.
     # (Up to none, for an attempt that would only have started after the end.)
     busy += sum(max(0.0, duration - max(c.busy_since, warmup)) for c in consumers if c.busy)
-    return busy / (len(consumers) * (duration - warmup))
+    largest = 0
+    for s in subscriptions:
+        in_effect = [size for at, size in s.sizes if at <= warmup][-1:]  # the size at the start of the window
+        largest = max(largest, *in_effect, *(size for at, size in s.sizes if warmup < at <= duration))
+    return {
+        "utilization": busy / consumer_seconds,
+        "consumer_seconds": consumer_seconds,
+        "group_size_mean": consumer_seconds / (window * len(subscriptions)),
+        "group_size_max": largest,
+        "scale_ups": sum(s.ups for s in scalers),
+        "scale_downs": sum(s.downs for s in scalers),
+    }
 
 
 def _drain_time(subscription: Subscription, start: float, length: float, duration: float) -> float:
@@ -112,11 +137,20 @@ def backlog_series(subscriptions: Sequence[Subscription], interval: float, durat
     owners = [(s.name, m) for s in subscriptions for m in s.mailboxes]
     # A single mailbox logs its times in order, so no sorting is needed here.
     depths = [_depth(np.frombuffer(m.entered), np.frombuffer(m.left), times) for _, m in owners]
+    sizes = {s.name: _sizes_at(s, times) for s in subscriptions}
     return pd.DataFrame(
         {
             "time": np.tile(times, len(owners)),
             "subscription": np.repeat([name for name, _ in owners], len(times)),
             "consumer": np.repeat([m.consumer for _, m in owners], len(times)),
             "depth": np.concatenate(depths),
+            "consumers_running": np.concatenate([sizes[name] for name, _ in owners]),
         }
     )
+
+
+def _sizes_at(subscription: Subscription, times: np.ndarray) -> np.ndarray:
+    """The subscription's group size just after each of `times`."""
+    at = np.array([t for t, _ in subscription.sizes])
+    size = np.array([n for _, n in subscription.sizes])
+    return size[np.searchsorted(at, times, side="right") - 1]

@@ -71,6 +71,15 @@ class Scenario(BaseModel):
     delivery_delay: float = Field(0.0, ge=0, description="time from publish until a copy can be taken, s")
     service_overhead: float = Field(0.0, ge=0, description="fixed time added to every attempt, s")
 
+    # Autoscaling (shared groups): KEDA's rule on the backlog, Kubernetes' scale-down stabilization
+    autoscale: bool = False
+    min_consumers: int = Field(1, ge=1, description="autoscale: smallest group")
+    max_consumers: int | None = Field(None, ge=1, description="autoscale: largest group")
+    target_backlog: float | None = Field(None, gt=0, description="autoscale: copies waiting per consumer")
+    scale_interval: float = Field(30.0, gt=0, description="autoscale: how often the scaler looks, s")
+    scale_down_delay: float = Field(300.0, ge=0, description="autoscale: a smaller size must hold this long, s")
+    startup_time: float = Field(0.0, ge=0, description="autoscale: a new consumer takes copies after this, s")
+
     # Outage of the first subscription's consumers
     outage_start: float = Field(0.0, ge=0, description="s")
     outage_duration: float = Field(0.0, ge=0, description="s; 0 = no outage")
@@ -96,9 +105,32 @@ class Scenario(BaseModel):
             raise ValueError(f"prefetch ({self.prefetch}) needs dispatch='shared', not {self.dispatch!r}")
         self._consistent_retries()
         self._consistent_profile()
+        self._consistent_scaling()
         if self.outage_duration > 0 and self.outage_start >= self.duration:
             raise ValueError(f"outage_start ({self.outage_start}) must be less than duration ({self.duration})")
         return self
+
+    def _consistent_scaling(self) -> None:
+        if not self.autoscale:
+            defaults = {"min_consumers": 1, "max_consumers": None, "target_backlog": None, "scale_interval": 30.0,
+                        "scale_down_delay": 300.0, "startup_time": 0.0}  # fmt: skip
+            for name, default in defaults.items():
+                if getattr(self, name) != default:
+                    raise ValueError(f"{name} ({getattr(self, name)!r}) needs autoscale=True")
+            return
+        if self.max_consumers is None or self.target_backlog is None:
+            missing = [n for n in ("max_consumers", "target_backlog") if getattr(self, n) is None]
+            raise ValueError(f"autoscale needs {' and '.join(missing)} (None)")
+        if not self.min_consumers <= self.group_size <= self.max_consumers:
+            raise ValueError(
+                f"group_size ({self.group_size}) is where scaling starts: it must lie in "
+                f"[min_consumers ({self.min_consumers}), max_consumers ({self.max_consumers})]"
+            )
+        if self.dispatch != "shared" or self.prefetch > 1:
+            raise ValueError(
+                f"autoscale with dispatch={self.dispatch!r}, prefetch={self.prefetch}: only plain shared groups "
+                "are scaled so far (no partitions or buffers to move)"
+            )
 
     def _consistent_profile(self) -> None:
         uses = {

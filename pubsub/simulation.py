@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 from dataclasses import dataclass, field
 
@@ -19,6 +20,7 @@ from .outage import Outage
 from .publisher import Publisher
 from .recorder import Recorder
 from .retries import Retries
+from .scaling import Scaler, Scaling
 from .scenario import Scenario
 from .subscription import Subscription
 from .trace import Trace
@@ -34,6 +36,7 @@ class Model:
     subscriptions: list[Subscription]
     consumers: list[Consumer] = field(default_factory=list)
     publishers: list[Publisher] = field(default_factory=list)
+    scalers: list[Scaler] = field(default_factory=list)
 
 
 @dataclass
@@ -51,6 +54,7 @@ def build(env: Environment, scenario: Scenario, trace: Trace | None = None) -> M
     broker = Broker(recorder)
     model = Model(broker, recorder, [])
     batches = Batches.of(s)
+    scaling = Scaling.of(s)
     for t in range(s.topics):
         topic = f"t{t}"
         for g in range(s.subscribers):
@@ -86,10 +90,42 @@ def build(env: Environment, scenario: Scenario, trace: Trace | None = None) -> M
             broker.subscribe(subscription)
             model.subscriptions.append(subscription)
             model.consumers.extend(group)
+            if scaling is not None:
+                hire = _hiring(env, s, model, f"{topic}/s{g}", batches, scaling, trace)
+                model.scalers.append(Scaler(env, subscription, scaling, hire))
         for p in range(s.publishers):
             gaps, keys, poisons = rnd.arrival_gaps(s, t, p), rnd.message_keys(s, t, p), rnd.poison_messages(s, t, p)
             model.publishers.append(Publisher(env, f"{topic}/p{p}", broker, topic, gaps, keys, trace, poisons))
     return model
+
+
+def _hiring(
+    env: Environment,
+    s: Scenario,
+    model: Model,
+    group: str,
+    batches: Batches | None,
+    scaling: Scaling,
+    trace: Trace | None,
+):
+    """A scaler's way to make a new consumer of `group`, counted among the model's consumers."""
+    names = itertools.count(s.group_size)
+
+    def hire(now: float) -> Consumer:
+        consumer = Consumer(
+            env,
+            f"{group}/c{next(names)}",
+            warmup=s.warmup,
+            trace=trace,
+            delivery_delay=s.delivery_delay,
+            service_overhead=s.service_overhead,
+            batches=batches,
+            startup=scaling.startup,
+        )
+        model.consumers.append(consumer)
+        return consumer
+
+    return hire
 
 
 def prefetch_of(s: Scenario) -> int | None:
@@ -109,7 +145,7 @@ def simulate(scenario: Scenario, trace: Trace | None = None) -> Result:
         outage = (first, scenario.outage_start, scenario.outage_duration)
     env.run(until=scenario.duration)
     metrics = summarize(
-        model.recorder, model.subscriptions, model.consumers, scenario.warmup, scenario.duration, outage
+        model.recorder, model.subscriptions, model.consumers, scenario.warmup, scenario.duration, outage, model.scalers
     )
     backlog = backlog_series(model.subscriptions, scenario.backlog_interval, scenario.duration)
     wall = time.perf_counter() - started

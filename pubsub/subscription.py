@@ -60,8 +60,23 @@ class Subscription:
         self.acks = acks
         self.trace = trace
         self.in_flight: set[Copy] = set()
+        self.active = list(self.consumers)  # consumers taking copies (not retired)
+        self.sizes = [(0.0, len(self.active))]  # (time, group size) at every change
         for i, consumer in enumerate(self.consumers):
             consumer.listen(self.dispatch.inbox(i), self)
+
+    def add_consumer(self, now: float, consumer: Consumer) -> None:
+        """A consumer joins the group (autoscaling); it reads the group's queue."""
+        self.consumers.append(consumer)
+        self.active.append(consumer)
+        consumer.listen(self.dispatch.inbox(0), self)
+        self.sizes.append((now, len(self.active)))
+
+    def retire(self, now: float, consumer: Consumer) -> None:
+        """A consumer leaves the group gracefully: it finishes what it is doing and takes nothing new."""
+        self.active.remove(consumer)
+        consumer.retire(now)
+        self.sizes.append((now, len(self.active)))
 
     @property
     def mailboxes(self) -> list[Mailbox]:

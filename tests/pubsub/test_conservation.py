@@ -21,13 +21,30 @@ def profiles(draw, duration: float) -> dict:
 
 
 @st.composite
+def scaling(draw, group_size: int) -> dict:
+    if not draw(st.booleans()):
+        return {}
+    return dict(
+        autoscale=True,
+        min_consumers=draw(st.integers(1, group_size)),
+        max_consumers=draw(st.integers(group_size, 6)),
+        target_backlog=draw(st.floats(0.5, 5.0)),
+        scale_interval=draw(st.floats(0.5, 20.0)),
+        scale_down_delay=draw(st.sampled_from([0.0, 5.0, 60.0])),
+        startup_time=draw(st.sampled_from([0.0, 0.5, 10.0])),
+    )
+
+
+@st.composite
 def scenarios(draw) -> Scenario:
     duration = draw(st.floats(20.0, 300.0))
     ack = draw(st.booleans())
     capacity = draw(st.none() | st.integers(1, 6))
     outage = draw(st.booleans())
     batch_size = draw(st.sampled_from([1, 1, 2, 5]))
+    group_size = draw(st.integers(1, 4))
     dispatch = draw(st.sampled_from(["round-robin", "shared", "least-loaded", "key-hash", "partitioned"]))
+    prefetch = draw(st.sampled_from([1, 2, 6])) if dispatch == "shared" else 1
     nack = ack and draw(st.booleans())
     backoff = draw(st.sampled_from(["fixed", "exponential"])) if nack else "fixed"
     return Scenario(
@@ -38,7 +55,7 @@ def scenarios(draw) -> Scenario:
         burst_factor=draw(st.floats(1.0, 8.0)),
         **draw(profiles(duration)),
         subscribers=draw(st.integers(1, 3)),
-        group_size=draw(st.integers(1, 4)),
+        group_size=group_size,
         dispatch=dispatch,
         partitions=draw(st.none() | st.integers(1, 6)) if dispatch == "partitioned" else None,
         keys=draw(st.integers(1, 20)),
@@ -47,7 +64,8 @@ def scenarios(draw) -> Scenario:
         service_time=draw(st.floats(0.05, 3.0)),
         service_cv=draw(st.floats(0.2, 3.0)),
         batch_size=batch_size,
-        prefetch=draw(st.sampled_from([1, 2, 6])) if dispatch == "shared" else 1,
+        prefetch=prefetch,
+        **draw(scaling(group_size)) if dispatch == "shared" and prefetch == 1 else {},
         batch_overhead=draw(st.sampled_from([0.0, 0.0, 0.2])),
         queue_capacity=capacity,
         overflow=draw(st.sampled_from(["drop", "block"])),

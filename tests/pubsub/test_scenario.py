@@ -76,6 +76,16 @@ BAD = [
     ({"rate_profile": "sine", "rate_amplitude": 1.0, "rate_period": 100.0}, "rate_amplitude"),
     ({"rate_amplitude": 0.5, "rate_period": 100.0}, "rate_amplitude"),  # needs sine
     ({"rate_profile": "daily"}, "rate_profile"),
+    ({"autoscale": True, "dispatch": "shared", "max_consumers": 4, "target_backlog": None}, "target_backlog"),
+    ({"autoscale": True, "dispatch": "shared", "max_consumers": None, "target_backlog": 2.0}, "max_consumers"),
+    (
+        {"autoscale": True, "dispatch": "shared", "min_consumers": 5, "max_consumers": 3, "target_backlog": 2.0},
+        "min_consumers",
+    ),
+    ({"autoscale": True, "dispatch": "round-robin", "max_consumers": 3, "target_backlog": 2.0}, "dispatch"),
+    ({"max_consumers": 4}, "max_consumers"),  # needs autoscale
+    ({"startup_time": 5.0}, "startup_time"),  # needs autoscale
+    ({"autoscale": True, "dispatch": "shared", "max_consumers": 3, "target_backlog": 0.0}, "target_backlog"),
     ({"batch_size": 0}, "batch_size"),
     ({"batch_size": 2.0}, "batch_size"),
     ({"batch_overhead": -0.5}, "batch_overhead"),
