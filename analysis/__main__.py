@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from . import report
-from .results import load
+from .results import StaleResults, load
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -19,7 +19,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         results = load(args.folder)
-    except FileNotFoundError as error:
+    except (FileNotFoundError, StaleResults) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     path = report.build(results, args.slo_p99)

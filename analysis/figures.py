@@ -420,6 +420,101 @@ def poison_figure(runs: pd.DataFrame, varied: list[str], folder: Path) -> Path |
     return save(fig, folder, "poison")
 
 
+def _short(policy: str) -> str:
+    """ "scaled 3–10, target 2, down delay 600 s" as "3–10 · 2 · 600 s", for labels beside points."""
+    if not policy.startswith("scaled "):
+        return policy
+    sizes, target, delay = policy.removeprefix("scaled ").split(", ")
+    return f"{sizes} · {target.removeprefix('target ')} · {delay.removeprefix('down delay ')}"
+
+
+def cost_against_p99(costs: pd.DataFrame, folder: Path) -> Path | None:
+    """Every cell's p99 against its cost, fixed groups and autoscalers, the Pareto front and the target."""
+    if costs.empty:
+        return None
+    fig, ax = plt.subplots(figsize=(10, 6.2), layout="constrained")
+    for scaled, marker, color, label in ((False, "s", "tab:blue", "fixed group"), (True, "o", "tab:orange",
+                                                                                   "autoscaler")):  # fmt: skip
+        part = costs[costs["autoscale"] == scaled]
+        if part.empty:
+            continue
+        ax.errorbar(
+            part["consumer_hours"],
+            part["latency_p99"],
+            xerr=[
+                part["consumer_hours"] - part["consumer_hours_low"],
+                part["consumer_hours_high"] - part["consumer_hours"],
+            ],
+            yerr=[part["latency_p99"] - part["latency_p99_low"], part["latency_p99_high"] - part["latency_p99"]],
+            fmt=marker,
+            ms=7,
+            capsize=3,
+            color=color,
+            label=label,
+        )
+        for k, (_, row) in enumerate(part.iterrows()):
+            ax.annotate(_short(row["policy"]), (row["consumer_hours"], row["latency_p99"]), textcoords="offset points",
+                        xytext=(6, 5 if k % 2 else -11), fontsize=7.5, color="#333")  # fmt: skip
+    front = costs[costs["pareto"]].sort_values("consumer_hours")
+    ax.step(front["consumer_hours"], front["latency_p99"], where="post", color="grey", lw=1, ls=":",
+            label="Pareto front (nothing cheaper and faster)")  # fmt: skip
+    target = costs["target"].iloc[0]
+    ax.axhline(target, color="crimson", lw=1, ls="--", label=f"p99 target {target:g} s")
+    meeting = costs[costs["meets"]]
+    if not meeting.empty:
+        best = meeting.iloc[0]
+        ax.scatter([best["consumer_hours"]], [best["latency_p99"]], s=400, facecolors="none", edgecolors="green",
+                   linewidths=2, label=f"cheapest meeting the target: {best['policy']}", zorder=5)  # fmt: skip
+    ax.set_yscale("log")
+    ax.set_xlabel("cost: consumer-hours over the measured window")
+    ax.set_ylabel("p99 latency (s, log scale)")
+    ax.legend(fontsize=8, loc="upper right")
+    ax.set_title(
+        "What each policy costs and what its tail is\nautoscalers labelled min–max consumers · target backlog · "
+        "scale-down delay; bars: 95% intervals over replications",
+        fontsize=11,
+    )
+    return save(fig, folder, "cost_vs_p99")
+
+
+def scaling_over_time(costs: pd.DataFrame, backlog: pd.DataFrame, folder: Path) -> Path | None:
+    """Consumers running and copies waiting over time, for the cheapest cells that meet the target and the
+    busiest scaler."""
+    if costs.empty or backlog.empty or "consumers_running" not in backlog:
+        return None
+    picks: dict[int, str] = {}
+    meeting = costs[costs["meets"]]
+    for scaled in (True, False):
+        part = meeting[meeting["autoscale"] == scaled]
+        if not part.empty:
+            picks.setdefault(int(part.iloc[0]["cell"]), "cheapest meeting the target")
+    scalers = costs[costs["autoscale"]]
+    if not scalers.empty:
+        picks.setdefault(int(scalers.sort_values("scale_actions").iloc[-1]["cell"]), "most scaling actions")
+    if not picks:
+        return None
+    totals = backlog.groupby(["cell", "replication", "time"], as_index=False).agg(
+        depth=("depth", "sum"), running=("consumers_running", "first")
+    )
+    fig, axes = plt.subplots(2, len(picks), figsize=(5.2 * len(picks), 6.4), sharex=True, squeeze=False,
+                             layout="constrained")  # fmt: skip
+    labels = costs.set_index("cell")["policy"]
+    for j, (cell, why) in enumerate(picks.items()):
+        series = totals[totals["cell"] == cell]
+        for i, (column, ylabel) in enumerate((("running", "consumers running"), ("depth", "copies waiting"))):
+            ax = axes[i, j]
+            for _, run in series.groupby("replication"):
+                ax.step(run["time"], run[column], where="post", color="steelblue", alpha=0.3, lw=0.8)
+            mean = series.groupby("time")[column].mean()
+            ax.step(mean.index, mean.values, where="post", color="navy", lw=1.5)
+            ax.set_ylabel(ylabel if j == 0 else "")
+            ax.set_ylim(bottom=0)
+        axes[0, j].set_title(f"{labels[cell]}\n({why})", fontsize=10)
+        axes[1, j].set_xlabel("simulated time (s)")
+    fig.suptitle("How the group follows the load: thin lines replications, thick their mean", fontsize=12)
+    return save(fig, folder, "scaling_over_time")
+
+
 def draw_all(
     runs: pd.DataFrame, summary: pd.DataFrame, backlog: pd.DataFrame, varied: list[str], folder: Path
 ) -> dict[str, Path]:

@@ -49,6 +49,12 @@ CAPTIONS = {
     "poison": "Share of deliveries that processed nothing (capacity lost to failed attempts), dead-lettered share "
     "of copies and p99 latency against the poison-message rate, one line per delivery limit; bands are 95% "
     "intervals.",
+    "cost_vs_p99": "Every cell's p99 latency against what its consumers cost (consumer-hours: consumers running, "
+    "busy or not, over the measured window), fixed groups as squares and autoscalers as circles, with 95% "
+    "intervals. The dotted line joins the cells that nothing beats on both; the ring marks the cheapest cell whose "
+    "p99 interval lies wholly below the target.",
+    "scaling_over_time": "Consumers running and copies waiting over simulated time for representative cells "
+    "(replications thin, their mean thick).",
     "theory": "Each cell with a closed form (M/M/1, M/M/c for shared groups, M/D/1, E_c/M/1 for round-robin "
     "groups): simulated mean latency with its 95% interval against theory. About one interval in twenty "
     "misses by chance, and cells that share seeds tend to miss on the same side together.",
@@ -88,6 +94,31 @@ def _with_interval(summary: pd.DataFrame, varied: list[str]) -> pd.DataFrame:
         shown["closed form"] = summary["model"].fillna("–")
         shown["theory latency (s)"] = summary["latency_theory"]
     return shown
+
+
+def _scaling_section(summary: pd.DataFrame, backlog: pd.DataFrame, layout, slo_p99: float | None) -> str:
+    """Which consumer policy, fixed or autoscaled, meets the p99 target at the lowest cost (sweeps that vary
+    `autoscale`)."""
+    costs = stats.scaling_costs(summary, slo_p99)
+    if costs.empty:
+        return ""
+    _write(layout.folder / "scaling.csv", lambda p: costs.to_csv(p, index=False))
+    drawn = {
+        name: path
+        for name, path in (
+            ("cost_vs_p99", figures.cost_against_p99(costs, layout.figures)),
+            ("scaling_over_time", figures.scaling_over_time(costs, backlog, layout.figures)),
+        )
+        if path is not None
+    }
+    shown = costs[["policy", "consumer_hours", "latency_p99", "latency_p99_low", "latency_p99_high", "meets",
+                   "pareto", "scale_actions"]]  # fmt: skip
+    return f"""<h2>Which policy meets the target at the lowest cost?</h2>
+<p class="answer">{html.escape(stats.scaling_answer(costs))}</p>
+{"".join(_figure(name, path) for name, path in drawn.items())}
+<details><summary>Every policy: cost, p99 and its interval, scaling actions per run</summary>
+{_table(shown)}</details>
+"""
 
 
 def _capacity_text(answer: pd.DataFrame) -> str:
@@ -153,8 +184,13 @@ def build(results: Results, slo_p99: float | None = None) -> Path:
     _write(layout.capacity, lambda p: answer.to_csv(p, index=False))
     drawn = figures.draw_all(runs, summary, results.backlog(), varied, layout.figures) if len(runs) else {}
     real = _simulated_vs_real(results)
-
+    scaling = _scaling_section(summary, results.backlog(), layout, slo_p99) if "autoscale" in varied else ""
     target = f"{slo_p99:g} s" if slo_p99 is not None else "ten mean service times"
+    capacity = f"""<h2>How many consumers are enough?</h2>
+<p>For each setting of the other varied fields, the smallest group whose p99 latency interval lies wholly below
+the target ({target}).</p>
+{_capacity_text(answer)}"""
+
     failed = ""
     if results.failures:
         lines = "".join(
@@ -175,10 +211,7 @@ def build(results: Results, slo_p99: float | None = None) -> Path:
 <p>{html.escape(results.spec.get("description", ""))}. {len(runs)} runs over {summary.shape[0]} cells;
 intervals are two-sided 95% Student-t intervals over replications.</p>
 {failed}
-<h2>How many consumers are enough?</h2>
-<p>For each setting of the other varied fields, the smallest group whose p99 latency interval lies wholly below
-the target ({target}).</p>
-{_capacity_text(answer)}
+{scaling or capacity}
 <h2>Figures</h2>
 {"".join(_figure(name, path) for name, path in drawn.items()) or "<p><em>No figure applies to this sweep.</em></p>"}
 {real}

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from pubsub import Scenario
+from pubsub import METRICS, MODEL_VERSION, Scenario
 from sweeps.layout import Layout
 
 
@@ -49,14 +49,26 @@ class Results:
         return pd.read_parquet(self.layout.backlog)
 
 
+class StaleResults(ValueError):
+    """Results written by an older model, which lack fields or metrics of this one."""
+
+
 def load(folder: str | Path) -> Results:
-    """Read `<results>/<name>/`; raises FileNotFoundError naming what is missing."""
+    """Read `<results>/<name>/`; raises FileNotFoundError naming what is missing, StaleResults if they are old."""
     layout = Layout(Path(folder))
     if not layout.runs.exists():
         raise FileNotFoundError(f"{layout.runs} does not exist: run the sweep first (python -m sweeps run SPEC)")
+    runs = pd.read_parquet(layout.runs)
+    missing = [c for c in [*Scenario.model_fields, *METRICS] if c not in runs]
+    if missing:
+        raise StaleResults(
+            f"{layout.runs} was written by an older model (it lacks {', '.join(missing[:4])}"
+            f"{', …' if len(missing) > 4 else ''}); this is model version {MODEL_VERSION}: run the sweep again "
+            "(python -m sweeps run SPEC recomputes what changed)"
+        )
     return Results(
         folder=layout.folder,
-        runs=pd.read_parquet(layout.runs),
+        runs=runs,
         spec=tomllib.loads(layout.spec.read_text()) if layout.spec.exists() else {},
         manifest=json.loads(layout.manifest.read_text()) if layout.manifest.exists() else {},
         failures=json.loads(layout.failures.read_text()) if layout.failures.exists() else [],

@@ -188,3 +188,76 @@ def capacity(
             }
         )
     return pd.DataFrame(rows)
+
+
+def policy_label(row) -> str:
+    """A cell's consumer policy in a few words: a fixed group, or an autoscaler's settings."""
+    if not row["autoscale"]:
+        return f"fixed {int(row['group_size'])}"
+    return (
+        f"scaled {int(row['min_consumers'])}–{int(row['max_consumers'])}, target {row['target_backlog']:g}, "
+        f"down delay {row['scale_down_delay']:g} s"
+    )
+
+
+def scaling_costs(summary: pd.DataFrame, slo_p99: float | None = None) -> pd.DataFrame:
+    """Per cell: its policy, cost (consumer-hours) and p99 with intervals, whether its p99 interval lies wholly
+    below the target (`meets`), and whether no other cell is both cheaper and faster (`pareto`)."""
+    if summary.empty or "autoscale" not in summary:
+        return pd.DataFrame()
+    target = slo_p99 if slo_p99 is not None else 10 * float(summary["service_time"].iloc[0])
+    frame = pd.DataFrame(
+        {
+            "cell": summary["cell"],
+            "policy": [policy_label(row) for _, row in summary.iterrows()],
+            "autoscale": summary["autoscale"].astype(bool),
+            "consumer_hours": summary["consumer_seconds_mean"] / 3600,
+            "consumer_hours_low": summary["consumer_seconds_ci_low"] / 3600,
+            "consumer_hours_high": summary["consumer_seconds_ci_high"] / 3600,
+            "latency_p99": summary["latency_p99_mean"],
+            "latency_p99_low": summary["latency_p99_ci_low"],
+            "latency_p99_high": summary["latency_p99_ci_high"],
+            "scale_actions": summary["scale_ups_mean"] + summary["scale_downs_mean"],
+        }
+    )
+    frame["target"] = target
+    frame["meets"] = frame["latency_p99_high"] < target
+    cost, p99 = frame["consumer_hours"].to_numpy(), frame["latency_p99"].to_numpy()
+    frame["pareto"] = [not np.any((cost <= c) & (p99 <= p) & ((cost < c) | (p99 < p))) for c, p in zip(cost, p99)]
+    return frame.sort_values("consumer_hours").reset_index(drop=True)
+
+
+def scaling_answer(costs: pd.DataFrame) -> str:
+    """One sentence: the cheapest policy that meets the target, and what it saves against the cheapest fixed group
+    that does."""
+    if costs.empty:
+        return ""
+    target = costs["target"].iloc[0]
+    meeting = costs[costs["meets"]]
+    if meeting.empty:
+        return f"No policy in this sweep keeps p99 wholly below {target:g} s."
+    best = meeting.iloc[0]
+    text = (
+        f"The cheapest policy whose p99 stays wholly below {target:g} s is {best['policy']}: "
+        f"{best['consumer_hours']:.3g} consumer-hours, p99 {best['latency_p99']:.3g} s "
+        f"[{best['latency_p99_low']:.3g}, {best['latency_p99_high']:.3g}]."
+    )
+    fixed = meeting[~meeting["autoscale"]]
+    scaled = meeting[meeting["autoscale"]]
+    if best["autoscale"] and not fixed.empty:
+        saving = 1 - best["consumer_hours"] / fixed.iloc[0]["consumer_hours"]
+        text += (
+            f" It saves {saving:.0%} against the smallest fixed group that meets the target, "
+            f"{fixed.iloc[0]['policy']} ({fixed.iloc[0]['consumer_hours']:.3g} consumer-hours)."
+        )
+    elif best["autoscale"]:
+        text += " No fixed group in the sweep meets the target."
+    elif not scaled.empty:
+        extra = scaled.iloc[0]["consumer_hours"] / best["consumer_hours"] - 1
+        text += (
+            f" On this load no autoscaler beats it: the cheapest that meets the target, {scaled.iloc[0]['policy']}, "
+            f"costs {extra:.0%} more ({scaled.iloc[0]['consumer_hours']:.3g} consumer-hours)."
+        )
+    else:
+        text += " No autoscaler in the sweep meets the target."
+    return text

@@ -108,7 +108,17 @@ class ResultStore:
         frame = pd.DataFrame(rows, columns=list(columns)).astype(columns)
         write_atomically(self.layout.runs, lambda p: frame.to_parquet(p, index=False))
 
-        order = ["cell", *varied, "replication", "seed", "time", "subscription", "consumer", "depth"]
+        order = [
+            "cell",
+            *varied,
+            "replication",
+            "seed",
+            "time",
+            "subscription",
+            "consumer",
+            "depth",
+            "consumers_running",
+        ]
         tables = [t.replace_schema_metadata(None) for t in tables]
         if tables:
             series = pa.concat_tables(tables).to_pandas()

@@ -1,17 +1,24 @@
 """The shipped specs for broker knobs run, and the report draws what each one studies."""
 
+import html
 import re
 
 import matplotlib.image
 import pandas as pd
 import pytest
 
-from analysis import report
+from analysis import report, stats
 from analysis.results import load as load_results
 from sweeps import load, run_sweep
 from sweeps.spec import SHIPPED
 
-KNOBS = {"partitions": "partitions", "prefetch": "prefetch", "batching": "batching", "poison": "poison"}
+KNOBS = {
+    "partitions": "partitions",
+    "prefetch": "prefetch",
+    "batching": "batching",
+    "poison": "poison",
+    "autoscaling": "cost_vs_p99",
+}
 
 
 def shortened(spec: str) -> str:
@@ -48,3 +55,40 @@ def test_no_dead_letter_limit_is_a_cell_of_its_own(tmp_path):
     assert len(unlimited) == 4 and (unlimited["dead_lettered"] == 0).all()
     poisoned = runs[(runs["poison_prob"] > 0) & runs["max_deliveries"].notna()]
     assert (poisoned["dead_lettered"] > 0).all()
+
+
+def test_the_autoscaling_report_leads_with_the_cheapest_policy_that_meets_the_target(tmp_path):
+    path = tmp_path / "autoscaling.toml"
+    path.write_text(shortened("autoscaling"))
+    run_sweep(load(path), path, tmp_path / "results", workers=2, progress=False)
+    folder = tmp_path / "results" / "autoscaling"
+    page = report.build(load_results(folder), slo_p99=20.0).read_text()
+    costs = pd.read_csv(folder / "scaling.csv")
+    meeting = costs[costs["meets"]].sort_values("consumer_hours")
+    answer = re.search(r'<p class="answer">(.*?)</p>', page, re.S).group(1)
+    assert "below 20 s" in answer
+    if meeting.empty:
+        assert answer.startswith("No policy")
+    else:
+        assert f"is {meeting.iloc[0]['policy']}:" in html.unescape(answer)
+        assert (meeting["latency_p99_high"] < 20.0).all()
+    assert (folder / "figures" / "scaling_over_time.png").exists()
+
+
+def test_the_answer_names_the_saving_against_the_smallest_fixed_group_that_meets_the_target():
+    costs = pd.DataFrame(
+        {
+            "policy": ["scaled 2–8, target 1, down delay 60 s", "fixed 5", "fixed 6"],
+            "autoscale": [True, False, False],
+            "consumer_hours": [8.0, 10.0, 12.0],
+            "latency_p99": [7.0, 9.0, 5.0],
+            "latency_p99_low": [6.0, 8.0, 4.0],
+            "latency_p99_high": [8.0, 9.5, 6.0],
+            "meets": [True, True, True],
+            "target": [10.0] * 3,
+        }
+    )
+    answer = stats.scaling_answer(costs)
+    assert "is scaled 2–8, target 1, down delay 60 s" in answer and "saves 20%" in answer and "fixed 5" in answer
+    fixed_wins = stats.scaling_answer(costs.assign(consumer_hours=[11.0, 10.0, 12.0]).sort_values("consumer_hours"))
+    assert "is fixed 5" in fixed_wins and "costs 10% more" in fixed_wins

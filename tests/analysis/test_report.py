@@ -99,3 +99,15 @@ def test_a_folder_where_every_run_failed_still_reports(mini_results, tmp_path):
     page = report.build(load(folder)).read_text()
     assert f"{len(failures)} runs failed" in page
     assert not list((folder / "figures").glob("*.png"))
+
+
+def test_results_from_an_older_model_are_refused_with_what_to_do(mini_results, tmp_path, capsys):
+    from analysis.__main__ import main
+
+    old = tmp_path / "old"
+    shutil.copytree(mini_results, old)
+    runs = pd.read_parquet(old / "runs.parquet").drop(columns=["consumer_seconds"])
+    runs.to_parquet(old / "runs.parquet", index=False)
+    assert main(["report", str(old)]) == 2
+    err = capsys.readouterr().err
+    assert "consumer_seconds" in err and "run the sweep again" in err
