@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import atexit
+import functools
 import zlib
+from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 import pytest
@@ -19,9 +22,22 @@ def seeds_for(case: str, replications: int) -> range:
     return range(base, base + replications)
 
 
+def _run(metric: str, seed: int, fields: dict) -> float:
+    return simulate(Scenario(seed=seed, **fields)).summary[metric]
+
+
+@functools.cache
+def _pool() -> ProcessPoolExecutor:
+    """Two workers for the long replications of the statistical checks (the machine has two cores)."""
+    pool = ProcessPoolExecutor(max_workers=2)
+    atexit.register(pool.shutdown)
+    return pool
+
+
 def replicate(metric: str, seeds, **fields) -> np.ndarray:
-    """`metric` from one run of the scenario per seed."""
-    return np.array([simulate(Scenario(seed=seed, **fields)).summary[metric] for seed in seeds])
+    """`metric` from one run of the scenario per seed, in seed order (runs are independent and deterministic)."""
+    seeds = list(seeds)
+    return np.array(list(_pool().map(_run, [metric] * len(seeds), seeds, [fields] * len(seeds))))
 
 
 def report(case: str, values: np.ndarray, simultaneous: float, expected: float) -> None:

@@ -48,8 +48,8 @@ def test_latency_quantiles_are_numpys_over_post_warmup_copies():
 def test_backlog_series_samples_every_mailbox():
     result = simulate(Scenario(group_size=3, dispatch="round-robin", duration=100.0, warmup=10.0, sample_interval=10.0))
     frame = result.backlog
-    assert list(frame.columns) == ["time", "subscription", "consumer", "depth"]
-    assert len(frame) == 11 * 3
+    assert list(frame.columns) == ["time", "subscription", "consumer", "depth", "consumers_running"]
+    assert len(frame) == 11 * 3 and (frame["consumers_running"] == 3).all()
     assert sorted(frame["consumer"].unique()) == [0, 1, 2]
     shared = simulate(Scenario(group_size=3, dispatch="shared", duration=100.0, warmup=10.0)).backlog
     assert set(shared["consumer"]) == {-1} and len(shared) == 201
