@@ -92,6 +92,8 @@ def summarize(log: Log) -> dict[str, float]:
         "group_size_max": s.group_size,
         "scale_ups": 0,
         "scale_downs": 0,
+        "lost": 0,  # crashes are refused on the broker
+        "crashes": 0,
         "drain_time": math.nan,
         "wall_seconds": log.wall_seconds,
         "sim_rate": counts["delivered"] / log.wall_seconds,

@@ -27,6 +27,8 @@ def refuse_unsupported(scenario: Scenario) -> None:
     problems = []
     if scenario.dispatch not in SUPPORTED_DISPATCH:
         problems.append(f"dispatch={scenario.dispatch!r} (supported: {', '.join(SUPPORTED_DISPATCH)})")
+    if scenario.crash_rate > 0:
+        problems.append(f"crash_rate={scenario.crash_rate:g} (consumers here do not crash on purpose)")
     if scenario.autoscale:
         problems.append("autoscale=True (groups on the broker are fixed)")
     if scenario.prefetch > 1:

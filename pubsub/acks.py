@@ -80,7 +80,10 @@ class Acknowledgments:
         assert self.retries is not None
         copy.outstanding = 0
         if self.max_deliveries is not None and copy.deliveries >= self.max_deliveries:
-            subscription.dead_letter(now, copy)
+            if copy.running:  # an earlier delivery's attempt still runs: it decides, as at a timeout
+                copy.doomed = True
+            else:
+                subscription.dead_letter(now, copy)
             return
         back = now + self.retries.delay_after(copy.deliveries)
         if back > now:
@@ -96,6 +99,8 @@ class Acknowledgments:
         if copy.settled is not None or copy.outstanding != delivery:
             return
         copy.outstanding = 0
+        if copy.mailbox is not None and not copy.mailbox.delivers:
+            copy.mailbox.remove(now, copy)  # expired in a consumer's prefetch buffer, before any attempt began
         if self.max_deliveries is not None and copy.deliveries >= self.max_deliveries:
             if copy.running:
                 copy.doomed = True

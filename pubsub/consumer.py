@@ -16,6 +16,9 @@ if TYPE_CHECKING:
     from .subscription import Subscription
 
 
+CRASH, RETIRE = "crash", "retire"  # why a consumer is interrupted
+
+
 class FirstCopy(FirstOf):
     """`FirstOf` several mailboxes' `get`s that, when cancelled (a consumer retired while waiting), cancels
     them too, so that no mailbox later hands a copy to a waiter that is gone."""
@@ -59,6 +62,8 @@ class Consumer(Process):
         self.started_at = self._env.now
         self.stopped_at = math.inf
         self.retiring = False
+        self.restart = 0.0
+        self.holding: list[tuple[Copy, Subscription]] = []  # a batch in progress, for a crash to lose
         self.warmup = warmup
         self.delivery_delay = delivery_delay
         self.service_overhead = service_overhead
@@ -76,7 +81,21 @@ class Consumer(Process):
         self.retiring = True
         if not self.busy:
             self.stopped_at = now
-            self.interrupt()
+            self.interrupt(RETIRE)
+
+    def crash(self, now: float, restart: float) -> None:
+        """Die now, losing the attempt (or batch) in progress; take nothing for `restart` seconds."""
+        self.restart = restart
+        self.interrupt(CRASH)
+
+    def _crashed(self, now: float, copies: list[tuple[Copy, Subscription]]) -> None:
+        if self.busy:
+            if now > self.warmup:
+                self.busy_time += now - max(self.busy_since, self.warmup)
+            for copy, subscription in copies:
+                subscription.crashed(now, copy)
+            self.busy = 0
+        self.holding = []
 
     async def run(self):
         env: Environment = self._env
@@ -85,59 +104,72 @@ class Consumer(Process):
         delay, overhead = self.delivery_delay, self.service_overhead
         if not inboxes:
             return
-        try:
-            if self.startup:
-                await Timeout(env, self.startup)
-            if self.batches is not None:
-                await self._run_batches(self.batches)
-                return
-            single = len(inboxes) == 1
-            mailbox, subscription = inboxes[0]
-            while True:
-                now = env.now
-                if single:
-                    copy = mailbox.take(now)
-                    if copy is None:
-                        copy = await mailbox.get()
-                        now = env.now
-                else:
-                    copy, mailbox, subscription = await self._next(now)
-                    now = env.now
-                if mailbox.delivers:
-                    subscription.taken(now, copy)
-                delivery = copy.deliveries
-                if delivery == 1:
-                    service, fails = copy.service, copy.fails
-                else:
-                    service, fails = subscription.work.retry()
-                    fails = fails or copy.message.poison
-                if trace is not None:
-                    trace.taken(now, self, subscription, copy)
-                self.busy = 1
-                start = now
-                if delay and copy.message.published_at + delay > now:
-                    # Taken by an idle consumer before it could have reached it: the attempt starts on arrival.
-                    start = copy.message.published_at + delay
-                self.busy_since = start
-                if start > now:
-                    await Timeout(env, start - now)
-                    now = env.now
-                await Timeout(env, service + overhead)
-                end = env.now
-                self.busy = 0
-                if end > warmup:
-                    self.busy_time += end - (now if now > warmup else warmup)
-                ok = not fails
-                subscription.finished(end, copy, now, ok, delivery)
-                if not mailbox.delivers:
-                    mailbox.done(end)
-                if trace is not None:
-                    trace.finished(end, self, subscription, copy, ok)
-                if self.retiring:
-                    self.stopped_at = end
+        copy, subscription = None, inboxes[0][1]
+        while True:
+            try:
+                if self.startup:
+                    startup, self.startup = self.startup, 0.0
+                    await Timeout(env, startup)
+                if self.batches is not None:
+                    await self._run_batches(self.batches)
                     return
-        except Interrupt:  # retired while starting up or idle
-            return
+                single = len(inboxes) == 1
+                mailbox, subscription = inboxes[0]
+                while True:
+                    now = env.now
+                    if single:
+                        copy = mailbox.take(now)
+                        if copy is None:
+                            copy = await mailbox.get()
+                            now = env.now
+                    else:
+                        copy, mailbox, subscription = await self._next(now)
+                        now = env.now
+                    if mailbox.delivers:
+                        subscription.taken(now, copy)
+                    delivery = copy.deliveries
+                    if delivery == 1:
+                        service, fails = copy.service, copy.fails
+                    else:
+                        service, fails = subscription.work.retry()
+                        fails = fails or copy.message.poison
+                    if trace is not None:
+                        trace.taken(now, self, subscription, copy)
+                    self.busy = 1
+                    start = now
+                    if delay and copy.message.published_at + delay > now:
+                        # Taken by an idle consumer before it could have reached it: the attempt starts on arrival.
+                        start = copy.message.published_at + delay
+                    self.busy_since = start
+                    if start > now:
+                        await Timeout(env, start - now)
+                        now = env.now
+                    await Timeout(env, service + overhead)
+                    end = env.now
+                    self.busy = 0
+                    if end > warmup:
+                        self.busy_time += end - (now if now > warmup else warmup)
+                    ok = not fails
+                    subscription.finished(end, copy, now, ok, delivery)
+                    if not mailbox.delivers:
+                        mailbox.done(end)
+                    if trace is not None:
+                        trace.finished(end, self, subscription, copy, ok)
+                    if self.retiring:
+                        self.stopped_at = end
+                        return
+            except Interrupt as interrupt:
+                if interrupt.cause is not CRASH:
+                    return  # retired while starting up or idle
+                current = [(copy, subscription)] if copy is not None else []
+                self._crashed(env.now, self.holding if self.batches is not None else current)
+                if self.retiring:
+                    self.stopped_at = env.now
+                    return
+                try:
+                    await Timeout(env, self.restart)
+                except Interrupt:  # retired while down
+                    return
 
     async def _run_batches(self, batches: Batches):
         env: Environment = self._env
@@ -150,6 +182,7 @@ class Consumer(Process):
             while len(batch) < batches.size and (copy := mailbox.take(now)) is not None:
                 batch.append(copy)
             attempts = []
+            self.holding = [(copy, subscription) for copy in batch]
             length, start = batches.overhead, now
             delivers = mailbox.delivers
             for copy in batch:

@@ -155,9 +155,7 @@ class Prefetch(Dispatch):
         return self.buffers[consumer]
 
     def redeliver(self, now: float, copy: Copy) -> Mailbox:
-        if isinstance(copy.mailbox, Buffer):
-            copy.mailbox.remove(now, copy)
-        return self.queue
+        return self.queue  # an expired delivery has left its buffer already (`Acknowledgments._expire`)
 
     def push(self, now: float) -> None:
         """Deliver waiting copies to consumers with room, round-robin, until either runs out."""

@@ -168,8 +168,10 @@ class Buffer(Mailbox):
         self._on_room(now)
 
     def remove(self, now: float, copy: Copy) -> None:
-        """Withdraw a buffered copy (acknowledged by another attempt, or timed out): the consumer has room again."""
+        """Withdraw a buffered copy (acknowledged by another attempt, or its delivery expired) before any attempt
+        on it started: the delivery counted it as running, and the consumer has room again."""
         super().remove(now, copy)
+        copy.running -= 1
         self.held -= 1
         self._on_room(now)
 

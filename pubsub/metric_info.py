@@ -34,6 +34,8 @@ METRIC_INFO: dict[str, MetricInfo] = {
     "suppressed": MetricInfo("count", "copies", "duplicates that idempotent consumers skipped"),
     "dropped": MetricInfo("count", "copies", "new copies refused by a full queue"),
     "dead_lettered": MetricInfo("count", "copies", "copies moved to the dead-letter queue"),
+    "lost": MetricInfo("count", "copies", "copies whose attempt a crash cut short without acknowledgments: gone"),
+    "crashes": MetricInfo("count", "crashes", "consumer crashes"),
     "backlog_final": MetricInfo("count", "copies", "copies waiting in a queue when the run ends"),
     "in_flight_final": MetricInfo(
         "count", "copies", "copies taken and not settled, or awaiting redelivery, when the run ends"

@@ -23,7 +23,7 @@ from .scenario import KEYED
 if TYPE_CHECKING:
     from .scenario import Scenario
 
-ARRIVALS, SERVICE, FAILURES, KEYS, RETRY_SERVICE, RETRY_FAILURES, POISON, THINNING = range(8)
+ARRIVALS, SERVICE, FAILURES, KEYS, RETRY_SERVICE, RETRY_FAILURES, POISON, THINNING, CRASHES = range(9)
 
 BATCH = 2048
 
@@ -180,6 +180,12 @@ def poison_messages(s: Scenario, topic: int, publisher: int) -> Iterator[bool] |
     if s.poison_prob == 0:
         return None
     return failures(s.poison_prob, rng_for(s.seed, POISON, topic, publisher))
+
+
+def crash_gaps(s: Scenario, topic: int, subscription: int, consumer: int) -> Iterator[float]:
+    """Running time between one consumer's crashes, s (exponential with mean 1/`crash_rate`)."""
+    rng = rng_for(s.seed, CRASHES, topic, subscription, consumer)
+    return batched(lambda n: rng.exponential(1.0 / s.crash_rate, n))
 
 
 def copy_service_times(s: Scenario, topic: int, subscription: int) -> Iterator[float]:

@@ -19,6 +19,8 @@ class Recorder:
         "suppressed",
         "dropped",
         "dead_lettered",
+        "lost",
+        "crashes",
     )
 
     def __init__(self) -> None:
@@ -30,6 +32,8 @@ class Recorder:
         self.suppressed = 0
         self.dropped = 0
         self.dead_lettered = 0
+        self.lost = 0
+        self.crashes = 0
         self.published_at = array("d")
         self.started_at = array("d")
         self.finished_at = array("d")

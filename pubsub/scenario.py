@@ -80,6 +80,10 @@ class Scenario(BaseModel):
     scale_down_delay: float = Field(300.0, ge=0, description="autoscale: a smaller size must hold this long, s")
     startup_time: float = Field(0.0, ge=0, description="autoscale: a new consumer takes copies after this, s")
 
+    # Consumer crashes
+    crash_rate: float = Field(0.0, ge=0, description="crashes per consumer per second (exponential)")
+    restart_time: float = Field(0.0, ge=0, description="a crashed consumer takes nothing for this long, s")
+
     # Outage of the first subscription's consumers
     outage_start: float = Field(0.0, ge=0, description="s")
     outage_duration: float = Field(0.0, ge=0, description="s; 0 = no outage")
@@ -106,6 +110,13 @@ class Scenario(BaseModel):
         self._consistent_retries()
         self._consistent_profile()
         self._consistent_scaling()
+        if self.restart_time > 0 and self.crash_rate == 0:
+            raise ValueError(f"restart_time ({self.restart_time}) needs crash_rate > 0")
+        if self.crash_rate > 0 and self.prefetch > 1:
+            raise ValueError(
+                f"crash_rate ({self.crash_rate}) with prefetch ({self.prefetch}): crashes of consumers holding "
+                "prefetch buffers are not modelled yet"
+            )
         if self.outage_duration > 0 and self.outage_start >= self.duration:
             raise ValueError(f"outage_start ({self.outage_start}) must be less than duration ({self.duration})")
         return self

@@ -14,6 +14,7 @@ from .acks import Acknowledgments
 from .batches import Batches
 from .broker import Broker
 from .consumer import Consumer
+from .crashes import Crasher
 from .metric_info import METRICS
 from .metrics import backlog_series, summarize
 from .outage import Outage
@@ -90,8 +91,11 @@ def build(env: Environment, scenario: Scenario, trace: Trace | None = None) -> M
             broker.subscribe(subscription)
             model.subscriptions.append(subscription)
             model.consumers.extend(group)
+            if s.crash_rate > 0:
+                for i, consumer in enumerate(group):
+                    Crasher(env, consumer, rnd.crash_gaps(s, t, g, i), s.restart_time, recorder)
             if scaling is not None:
-                hire = _hiring(env, s, model, f"{topic}/s{g}", batches, scaling, trace)
+                hire = _hiring(env, s, model, (t, g), batches, scaling, trace)
                 model.scalers.append(Scaler(env, subscription, scaling, hire))
         for p in range(s.publishers):
             gaps, keys, poisons = rnd.arrival_gaps(s, t, p), rnd.message_keys(s, t, p), rnd.poison_messages(s, t, p)
@@ -103,18 +107,20 @@ def _hiring(
     env: Environment,
     s: Scenario,
     model: Model,
-    group: str,
+    group: tuple[int, int],
     batches: Batches | None,
     scaling: Scaling,
     trace: Trace | None,
 ):
     """A scaler's way to make a new consumer of `group`, counted among the model's consumers."""
-    names = itertools.count(s.group_size)
+    indices = itertools.count(s.group_size)
+    topic, subscription = group
 
     def hire(now: float) -> Consumer:
+        index = next(indices)
         consumer = Consumer(
             env,
-            f"{group}/c{next(names)}",
+            f"t{topic}/s{subscription}/c{index}",
             warmup=s.warmup,
             trace=trace,
             delivery_delay=s.delivery_delay,
@@ -123,6 +129,8 @@ def _hiring(
             startup=scaling.startup,
         )
         model.consumers.append(consumer)
+        if s.crash_rate > 0:
+            Crasher(env, consumer, rnd.crash_gaps(s, topic, subscription, index), s.restart_time, model.recorder)
         return consumer
 
     return hire

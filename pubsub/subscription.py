@@ -134,6 +134,18 @@ class Subscription:
         if self.trace is not None:
             self.trace.requeued(now, self, copy)
 
+    def crashed(self, now: float, copy: Copy) -> None:
+        """An attempt on `copy` died with its consumer: with acknowledgments the copy waits out its timeout (and,
+        if its last delivery already timed out, is dead-lettered); without, it is lost."""
+        copy.running -= 1
+        if self.acks is not None:
+            if copy.settled is None and copy.doomed and copy.running == 0:
+                self.dead_letter(now, copy)
+            return
+        copy.settled = "lost"
+        self.in_flight.discard(copy)
+        self.recorder.lost += 1
+
     def dead_letter(self, now: float, copy: Copy) -> None:
         copy.settled = "dead"
         self.in_flight.discard(copy)

@@ -105,6 +105,7 @@ def test_idempotent_consumers_suppress_what_would_be_duplicates(server):
         ({"dispatch": "shared", "queue_capacity": 5}, "queue_capacity=5"),
         ({"dispatch": "shared", "outage_duration": 10.0}, "outage_duration=10"),
         ({"dispatch": "shared", "ack": True, "nack": True}, "nack=True"),
+        ({"dispatch": "shared", "crash_rate": 0.01}, "crash_rate=0.01"),
         ({"dispatch": "shared", "autoscale": True, "max_consumers": 3, "target_backlog": 2.0}, "autoscale=True"),
         ({"dispatch": "shared", "ack": True, "poison_prob": 0.1}, "poison_prob=0.1"),
     ],

@@ -45,6 +45,7 @@ def scenarios(draw) -> Scenario:
     group_size = draw(st.integers(1, 4))
     dispatch = draw(st.sampled_from(["round-robin", "shared", "least-loaded", "key-hash", "partitioned"]))
     prefetch = draw(st.sampled_from([1, 2, 6])) if dispatch == "shared" else 1
+    crash = draw(st.sampled_from([0.0, 0.0, 0.05])) if prefetch == 1 else 0.0
     nack = ack and draw(st.booleans())
     backoff = draw(st.sampled_from(["fixed", "exponential"])) if nack else "fixed"
     return Scenario(
@@ -81,6 +82,8 @@ def scenarios(draw) -> Scenario:
         poison_prob=draw(st.sampled_from([0.0, 0.05, 0.5])) if ack else 0.0,
         delivery_delay=draw(st.sampled_from([0.0, 0.01, 0.5])),
         service_overhead=draw(st.sampled_from([0.0, 0.02, 0.3])),
+        crash_rate=crash,
+        restart_time=draw(st.sampled_from([0.0, 1.0, 20.0])) if crash else 0.0,
         outage_start=draw(st.floats(0.0, duration * 0.9)),
         outage_duration=draw(st.floats(1.0, duration)) if outage else 0.0,
         duration=duration,
@@ -94,7 +97,9 @@ def scenarios(draw) -> Scenario:
 def test_conservation_and_counter_invariants(scenario):
     s = simulate(scenario).summary
     copies = s["published"] * s["subscribers"]  # published counts every topic's messages
-    accounted = s["processed"] + s["backlog_final"] + s["in_flight_final"] + s["dropped"] + s["dead_lettered"]
+    accounted = (
+        s["processed"] + s["backlog_final"] + s["in_flight_final"] + s["dropped"] + s["dead_lettered"] + s["lost"]
+    )
     assert copies == accounted, s
 
     assert s["redelivered"] <= s["delivered"]

@@ -12,6 +12,7 @@ from pubsub.broker import Broker
 from pubsub.consumer import Consumer
 from pubsub.publisher import Publisher
 from pubsub.recorder import Recorder
+from pubsub.simulation import build
 from pubsub.subscription import Subscription
 from pubsub.work import Work
 from tests.pubsub.helpers import Recording, nan_safe
@@ -73,3 +74,18 @@ def test_a_large_prefetch_hurts_the_tail_when_service_times_vary():
                          prefetch=prefetch, duration=10_000.0, warmup=1000.0, seed=seed)  # fmt: skip
             p99[prefetch].append(simulate(s).summary["latency_p99"])
     assert all(np.array(p99[20]) > 1.5 * np.array(p99[1])), p99
+
+
+def test_a_delivery_that_expires_in_a_buffer_leaves_it_and_counts_as_no_attempt():
+    """Expired while buffered: back to the queue, and at the delivery limit dead-lettered, never stuck in flight."""
+    s = Scenario(dispatch="shared", prefetch=6, publish_rate=0.8, service="fixed", ack=True, ack_timeout=1.5,
+                 failure_prob=0.5, max_deliveries=2, duration=300.0, warmup=0.0, seed=1)  # fmt: skip
+    env, trace = Environment(), Recording()
+    model = build(env, s, trace)
+    env.run(until=s.duration)
+    (subscription,) = model.subscriptions
+    assert model.recorder.dead_lettered > 10
+    # Every copy still in flight is in a buffer, in service, or failed and awaiting its timeout.
+    for copy in subscription.in_flight:
+        assert copy.running >= 0 and copy.running <= 1 and not (copy.doomed and copy.running == 0)
+    assert len(subscription.in_flight) <= s.prefetch + 2

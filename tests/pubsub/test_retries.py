@@ -1,10 +1,18 @@
 """Negative acknowledgments with retry delays, and poison messages."""
 
 import numpy as np
+from asimpy import Environment
 from scipy.stats import binomtest
 
 from pubsub import Scenario, simulate
+from pubsub.acks import Acknowledgments
+from pubsub.broker import Broker
+from pubsub.consumer import Consumer
+from pubsub.publisher import Publisher
+from pubsub.recorder import Recorder
 from pubsub.retries import Retries
+from pubsub.subscription import Subscription
+from pubsub.work import Work
 from tests.pubsub.helpers import Recording, one_message_topology
 
 
@@ -119,3 +127,20 @@ def test_backoff_doubles_from_the_first_delivery_up_to_its_cap_and_never_overflo
     # A copy that keeps failing (poison, no limit) reaches thousands of deliveries.
     assert Retries(0.0, "exponential").delay_after(5000) == 0.0
     assert Retries(1.0, "exponential").delay_after(5000) > 1e300
+
+
+def test_a_nack_at_the_limit_waits_for_an_earlier_attempt_still_running():
+    """Delivery 1 (5 s, succeeds) outlasts its 1 s timeout; delivery 2 fails at once, at the limit: the first
+    attempt, still running, decides, as it would at a timeout. It succeeds: processed, not dead-lettered."""
+    env, trace, recorder = Environment(), Recording(), Recorder()
+    broker = Broker(recorder)
+    consumers = [Consumer(env, f"c{i}", trace=trace) for i in range(2)]
+    work = Work(iter([5.0]), iter([False]), iter([0.5]), iter([True]))
+    acks = Acknowledgments(env, 1.0, max_deliveries=2, retries=Retries(0.0))
+    subscription = Subscription(env, "s", "t", consumers, recorder, dispatch="shared", acks=acks, trace=trace,
+                                work=work)  # fmt: skip
+    broker.subscribe(subscription)
+    Publisher(env, "p", broker, "t", iter([2.0, 1e12]), trace=trace)
+    env.run(until=50.0)
+    assert [(e[1], e[2]) for e in trace.of("taken")] == [(2.0, "c0"), (3.0, "c1")]
+    assert (recorder.processed, recorder.dead_lettered, recorder.duplicates) == (1, 0, 0)

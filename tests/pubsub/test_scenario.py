@@ -86,6 +86,9 @@ BAD = [
     ({"max_consumers": 4}, "max_consumers"),  # needs autoscale
     ({"startup_time": 5.0}, "startup_time"),  # needs autoscale
     ({"autoscale": True, "dispatch": "shared", "max_consumers": 3, "target_backlog": 0.0}, "target_backlog"),
+    ({"restart_time": 5.0}, "restart_time"),  # needs crash_rate
+    ({"crash_rate": -0.1}, "crash_rate"),
+    ({"crash_rate": 0.1, "prefetch": 3, "dispatch": "shared"}, "crash_rate"),
     ({"batch_size": 0}, "batch_size"),
     ({"batch_size": 2.0}, "batch_size"),
     ({"batch_overhead": -0.5}, "batch_overhead"),

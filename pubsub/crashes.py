@@ -1,0 +1,32 @@
+"""Consumer crashes: each consumer dies after exponential running times and comes back after a restart."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+from asimpy import Process, Timeout
+
+if TYPE_CHECKING:
+    from .consumer import Consumer
+    from .recorder import Recorder
+
+
+class Crasher(Process):
+    """Crashes `consumer` after each running time drawn from `gaps`; it is down for `restart` seconds."""
+
+    def init(self, consumer: Consumer, gaps: Iterator[float], restart: float, recorder: Recorder):
+        self.consumer = consumer
+        self.gaps = gaps
+        self.restart = restart
+        self.recorder = recorder
+
+    async def run(self):
+        env, consumer = self._env, self.consumer
+        while True:
+            await Timeout(env, next(self.gaps))
+            if consumer.stopped_at <= env.now or consumer.retiring:
+                return
+            self.recorder.crashes += 1
+            consumer.crash(env.now, self.restart)
+            await Timeout(env, self.restart)

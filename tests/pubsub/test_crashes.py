@@ -1,0 +1,76 @@
+"""Consumer crashes: what they lose without acknowledgments, and how acknowledgments save it."""
+
+import itertools
+from collections import defaultdict
+
+import pytest
+from asimpy import Environment
+
+from pubsub import Scenario, simulate
+from pubsub.simulation import build
+from tests.pubsub.helpers import Recording, nan_safe
+
+CRASHY = dict(publish_rate=1.5, group_size=3, dispatch="shared", crash_rate=0.02, restart_time=15.0,
+              duration=3000.0, warmup=0.0, seed=6)  # fmt: skip
+
+
+def run(**changes):
+    s = Scenario(**{**CRASHY, **changes})
+    env, trace = Environment(), Recording()
+    model = build(env, s, trace)
+    env.run(until=s.duration)
+    return s, model, trace
+
+
+def unfinished(trace) -> list[tuple]:
+    """(consumer, message, taken at) of attempts that never finished."""
+    open_ = {(e[2], e[3]): e[1] for e in trace.of("taken")}
+    for e in trace.of("finished"):
+        open_.pop((e[2], e[3]), None)
+    return [(c, m, at) for (c, m), at in open_.items()]
+
+
+@pytest.mark.parametrize("batch_size", [1, 3])
+def test_without_acknowledgments_a_crash_loses_exactly_the_copies_in_its_attempt(batch_size):
+    _, model, trace = run(batch_size=batch_size)
+    cut = unfinished(trace)
+    # A consumer busy at the end is in its last take (or batch): those attempts are unfinished, not lost.
+    last_take = {e[2]: e[1] for e in trace.of("taken")}
+    running = {(c.name, last_take[c.name]) for c in model.consumers if c.busy}
+    lost = [(c, m) for c, m, at in cut if (c, at) not in running]
+    assert model.recorder.crashes > 50 and len(lost) > 10
+    assert model.recorder.lost == len(lost)
+    processed = {e[3] for e in trace.of("finished")}
+    assert not processed & {m for _, m in lost}  # a lost copy never comes back
+
+
+def test_with_acknowledgments_nothing_is_lost_and_each_cut_copy_comes_back_at_its_timeout():
+    s, model, trace = run(ack=True, ack_timeout=8.0)
+    assert model.recorder.crashes > 50 and model.recorder.lost == 0
+    requeued = {e[3]: e[1] for e in trace.of("requeued")}
+    cut = [(c, m, at) for c, m, at in unfinished(trace) if at + 8.0 <= s.duration]
+    assert len(cut) > 10
+    for _, message, taken in cut:
+        assert requeued[message] == pytest.approx(taken + 8.0)
+
+
+def test_a_crashed_consumer_takes_nothing_until_it_restarts():
+    s, _, trace = run()
+    takes = defaultdict(list)
+    for _, at, name, message in trace.of("taken"):
+        takes[name].append((at, message))
+    lost = {(c, m) for c, m, _ in unfinished(trace)}
+    gaps = 0
+    for name, events in takes.items():
+        for (at, message), (next_at, _) in itertools.pairwise(events):
+            if (name, message) in lost:
+                assert next_at >= at + s.restart_time
+                gaps += 1
+    assert gaps > 10
+
+
+def test_crashes_are_deterministic_and_their_own_draws():
+    a = nan_safe(simulate(Scenario(**CRASHY)).summary)
+    assert a == nan_safe(simulate(Scenario(**CRASHY)).summary)
+    quiet = simulate(Scenario(**{**CRASHY, "crash_rate": 0.0, "restart_time": 0.0})).summary
+    assert quiet["published"] == a["published"] and quiet["lost"] == quiet["crashes"] == 0
