@@ -424,8 +424,9 @@ def _short(policy: str) -> str:
     """ "scaled 3–10, target 2, down delay 600 s" as "3–10 · 2 · 600 s", for labels beside points."""
     if not policy.startswith("scaled "):
         return policy
-    sizes, target, delay = policy.removeprefix("scaled ").split(", ")
-    return f"{sizes} · {target.removeprefix('target ')} · {delay.removeprefix('down delay ')}"
+    sizes, target, delay, *rebalance = policy.removeprefix("scaled ").split(", ")
+    short = f"{sizes} · {target.removeprefix('target ')} · {delay.removeprefix('down delay ')}"
+    return short + "".join(f" · {r.split(' ')[0]}" for r in rebalance)
 
 
 def cost_against_p99(costs: pd.DataFrame, folder: Path) -> Path | None:
@@ -471,7 +472,7 @@ def cost_against_p99(costs: pd.DataFrame, folder: Path) -> Path | None:
     ax.legend(fontsize=8, loc="upper right")
     ax.set_title(
         "What each policy costs and what its tail is\nautoscalers labelled min–max consumers · target backlog · "
-        "scale-down delay; bars: 95% intervals over replications",
+        "scale-down delay (· rebalance mode); bars: 95% intervals over replications",
         fontsize=11,
     )
     return save(fig, folder, "cost_vs_p99")

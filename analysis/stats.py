@@ -194,10 +194,13 @@ def policy_label(row) -> str:
     """A cell's consumer policy in a few words: a fixed group, or an autoscaler's settings."""
     if not row["autoscale"]:
         return f"fixed {int(row['group_size'])}"
-    return (
+    label = (
         f"scaled {int(row['min_consumers'])}–{int(row['max_consumers'])}, target {row['target_backlog']:g}, "
         f"down delay {row['scale_down_delay']:g} s"
     )
+    if row.get("rebalance", "none") != "none":
+        label += f", {row['rebalance']} rebalances of {row['rebalance_time']:g} s"
+    return label
 
 
 def scaling_costs(summary: pd.DataFrame, slo_p99: float | None = None) -> pd.DataFrame:

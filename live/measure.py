@@ -94,6 +94,8 @@ def summarize(log: Log) -> dict[str, float]:
         "scale_downs": 0,
         "lost": 0,  # crashes are refused on the broker
         "crashes": 0,
+        "rebalances": 0,  # and groups never change there
+        "paused_seconds": 0.0,
         "drain_time": math.nan,
         "wall_seconds": log.wall_seconds,
         "sim_rate": counts["delivered"] / log.wall_seconds,

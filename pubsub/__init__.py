@@ -12,7 +12,7 @@ from .simulation import Result, simulate
 # Bump whenever a change alters what simulate returns for some scenario (and regenerate
 # tests/pubsub/golden.json in the same commit): stored sweep results are keyed by it.
 # docs/model.md is the contract that such a change must keep true.
-MODEL_VERSION = 4  # 4: crashes, lost; 3: group metrics; 2: redeliveries first, calibration fields
+MODEL_VERSION = 5  # 5: rebalances; 4: crashes, lost; 3: group metrics; 2: redeliveries first, calibration fields
 
 __all__ = [
     "COUNT_METRICS",

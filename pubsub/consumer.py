@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from asimpy import Environment, FirstOf, Interrupt, Process, Timeout
@@ -63,6 +64,7 @@ class Consumer(Process):
         self.stopped_at = math.inf
         self.retiring = False
         self.restart = 0.0
+        self.rejoined: Callable[[float, Consumer], None] | None = None  # told when it is back from a crash
         self.holding: list[tuple[Copy, Subscription]] = []  # a batch in progress, for a crash to lose
         self.warmup = warmup
         self.delivery_delay = delivery_delay
@@ -82,6 +84,10 @@ class Consumer(Process):
         if not self.busy:
             self.stopped_at = now
             self.interrupt(RETIRE)
+
+    def hold(self, now: float, seconds: float) -> None:
+        """Take nothing for `seconds` more before starting (a cooperative rebalance of a joining consumer)."""
+        self.startup += seconds
 
     def crash(self, now: float, restart: float) -> None:
         """Die now, losing the attempt (or batch) in progress; take nothing for `restart` seconds."""
@@ -170,6 +176,8 @@ class Consumer(Process):
                     await Timeout(env, self.restart)
                 except Interrupt:  # retired while down
                     return
+                if self.rejoined is not None:
+                    self.rejoined(env.now, self)
 
     async def _run_batches(self, batches: Batches):
         env: Environment = self._env

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 from asimpy import Process, Timeout
@@ -15,7 +15,15 @@ if TYPE_CHECKING:
 class Crasher(Process):
     """Crashes `consumer` after each running time drawn from `gaps`; it is down for `restart` seconds."""
 
-    def init(self, consumer: Consumer, gaps: Iterator[float], restart: float, recorder: Recorder):
+    def init(
+        self,
+        consumer: Consumer,
+        gaps: Iterator[float],
+        restart: float,
+        recorder: Recorder,
+        on_crash: Callable[[float], None] | None = None,
+    ):
+        self.on_crash = on_crash
         self.consumer = consumer
         self.gaps = gaps
         self.restart = restart
@@ -29,4 +37,6 @@ class Crasher(Process):
                 return
             self.recorder.crashes += 1
             consumer.crash(env.now, self.restart)
+            if self.on_crash is not None:
+                self.on_crash(env.now)
             await Timeout(env, self.restart)

@@ -60,6 +60,10 @@ METRIC_INFO: dict[str, MetricInfo] = {
     "group_size_max": MetricInfo("count", "consumers", "largest size any group reached in the measured window"),
     "scale_ups": MetricInfo("count", "actions", "times an autoscaler added consumers"),
     "scale_downs": MetricInfo("count", "actions", "times an autoscaler retired consumers"),
+    "rebalances": MetricInfo("count", "rebalances", "membership changes that made a group rebalance"),
+    "paused_seconds": MetricInfo(
+        "float", "consumer·s", "consumer time during which rebalances let consumers take nothing"
+    ),
     "drain_time": MetricInfo(
         "float",
         "s",

@@ -11,6 +11,7 @@ import pandas as pd
 from .consumer import Consumer
 from .mailbox import Mailbox
 from .metric_info import QUANTILES
+from .rebalance import Rebalancer
 from .recorder import Recorder
 from .scaling import Scaler
 from .subscription import Subscription
@@ -24,6 +25,7 @@ def summarize(
     duration: float,
     outage: tuple[Subscription, float, float] | None = None,
     scalers: Sequence[Scaler] = (),
+    rebalancers: Sequence[Rebalancer] = (),
 ) -> dict[str, float]:
     """Every metric but the wall-clock ones, for a run that ended at `duration`."""
     mailboxes = [m for s in subscriptions for m in s.mailboxes]
@@ -36,6 +38,8 @@ def summarize(
     metrics.update(backlog_metrics(*sorted_times(mailboxes), warmup, duration))
     metrics["throughput"] = throughput(finished, warmup, duration)
     metrics.update(group_metrics(subscriptions, consumers, scalers, warmup, duration))
+    metrics["rebalances"] = sum(r.rebalances for r in rebalancers)
+    metrics["paused_seconds"] = sum((r.paused_seconds for r in rebalancers), 0.0)
     metrics["drain_time"] = _drain_time(*outage, duration) if outage else math.nan
     return metrics
 

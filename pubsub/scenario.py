@@ -13,6 +13,7 @@ KEYED: tuple[DispatchPolicy, ...] = ("key-hash", "partitioned")  # the policies 
 Overflow = Literal["drop", "block"]
 Backoff = Literal["fixed", "exponential"]
 RateProfile = Literal["constant", "step", "ramp", "sine"]
+RebalanceMode = Literal["none", "eager", "cooperative"]
 
 
 class Scenario(BaseModel):
@@ -80,6 +81,10 @@ class Scenario(BaseModel):
     scale_down_delay: float = Field(300.0, ge=0, description="autoscale: a smaller size must hold this long, s")
     startup_time: float = Field(0.0, ge=0, description="autoscale: a new consumer takes copies after this, s")
 
+    # Rebalances on every membership change (scaling, crashes, restarts)
+    rebalance: RebalanceMode = "none"
+    rebalance_time: float = Field(0.0, ge=0, description="how long a rebalance stops consumers, s")
+
     # Consumer crashes
     crash_rate: float = Field(0.0, ge=0, description="crashes per consumer per second (exponential)")
     restart_time: float = Field(0.0, ge=0, description="a crashed consumer takes nothing for this long, s")
@@ -110,6 +115,19 @@ class Scenario(BaseModel):
         self._consistent_retries()
         self._consistent_profile()
         self._consistent_scaling()
+        if self.rebalance_time > 0 and self.rebalance == "none":
+            raise ValueError(f"rebalance_time ({self.rebalance_time}) needs rebalance='eager' or 'cooperative'")
+        if self.rebalance != "none":
+            if self.dispatch != "shared" or self.prefetch > 1:
+                raise ValueError(
+                    f"rebalance ({self.rebalance!r}) with dispatch={self.dispatch!r}, prefetch={self.prefetch}: "
+                    "only plain shared groups are rebalanced so far"
+                )
+            if self.outage_duration > 0:
+                raise ValueError(
+                    f"rebalance ({self.rebalance!r}) with an outage (outage_duration={self.outage_duration}): "
+                    "both would pause the same queue"
+                )
         if self.restart_time > 0 and self.crash_rate == 0:
             raise ValueError(f"restart_time ({self.restart_time}) needs crash_rate > 0")
         if self.crash_rate > 0 and self.prefetch > 1:

@@ -19,6 +19,7 @@ from .metric_info import METRICS
 from .metrics import backlog_series, summarize
 from .outage import Outage
 from .publisher import Publisher
+from .rebalance import Rebalancer
 from .recorder import Recorder
 from .retries import Retries
 from .scaling import Scaler, Scaling
@@ -38,6 +39,7 @@ class Model:
     consumers: list[Consumer] = field(default_factory=list)
     publishers: list[Publisher] = field(default_factory=list)
     scalers: list[Scaler] = field(default_factory=list)
+    rebalancers: list[Rebalancer] = field(default_factory=list)
 
 
 @dataclass
@@ -91,9 +93,12 @@ def build(env: Environment, scenario: Scenario, trace: Trace | None = None) -> M
             broker.subscribe(subscription)
             model.subscriptions.append(subscription)
             model.consumers.extend(group)
+            subscription.rebalancer = Rebalancer.of(env, s)
+            if subscription.rebalancer is not None:
+                model.rebalancers.append(subscription.rebalancer)
             if s.crash_rate > 0:
                 for i, consumer in enumerate(group):
-                    Crasher(env, consumer, rnd.crash_gaps(s, t, g, i), s.restart_time, recorder)
+                    _crashes(env, s, consumer, subscription, rnd.crash_gaps(s, t, g, i), recorder)
             if scaling is not None:
                 hire = _hiring(env, s, model, (t, g), batches, scaling, trace)
                 model.scalers.append(Scaler(env, subscription, scaling, hire))
@@ -130,10 +135,17 @@ def _hiring(
         )
         model.consumers.append(consumer)
         if s.crash_rate > 0:
-            Crasher(env, consumer, rnd.crash_gaps(s, topic, subscription, index), s.restart_time, model.recorder)
+            owner = model.subscriptions[topic * s.subscribers + subscription]
+            _crashes(env, s, consumer, owner, rnd.crash_gaps(s, topic, subscription, index), model.recorder)
         return consumer
 
     return hire
+
+
+def _crashes(env: Environment, s: Scenario, consumer: Consumer, subscription: Subscription, gaps, recorder) -> None:
+    """Crash `consumer` as `gaps` say; a crash and a restart are membership changes of its group."""
+    consumer.rejoined = lambda now, c: subscription.membership_changed(now, c)
+    Crasher(env, consumer, gaps, s.restart_time, recorder, lambda now: subscription.membership_changed(now, None))
 
 
 def prefetch_of(s: Scenario) -> int | None:
@@ -153,7 +165,14 @@ def simulate(scenario: Scenario, trace: Trace | None = None) -> Result:
         outage = (first, scenario.outage_start, scenario.outage_duration)
     env.run(until=scenario.duration)
     metrics = summarize(
-        model.recorder, model.subscriptions, model.consumers, scenario.warmup, scenario.duration, outage, model.scalers
+        model.recorder,
+        model.subscriptions,
+        model.consumers,
+        scenario.warmup,
+        scenario.duration,
+        outage,
+        model.scalers,
+        model.rebalancers,
     )
     backlog = backlog_series(model.subscriptions, scenario.backlog_interval, scenario.duration)
     wall = time.perf_counter() - started

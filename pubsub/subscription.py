@@ -11,6 +11,7 @@ from .acks import Acknowledgments
 from .dispatch import make_dispatch
 from .mailbox import Mailbox
 from .message import Copy, Message
+from .rebalance import Rebalancer
 from .recorder import Recorder
 from .scenario import DispatchPolicy
 from .work import Work
@@ -62,6 +63,7 @@ class Subscription:
         self.in_flight: set[Copy] = set()
         self.active = list(self.consumers)  # consumers taking copies (not retired)
         self.sizes = [(0.0, len(self.active))]  # (time, group size) at every change
+        self.rebalancer: Rebalancer | None = None
         for i, consumer in enumerate(self.consumers):
             consumer.listen(self.dispatch.inbox(i), self)
 
@@ -71,12 +73,19 @@ class Subscription:
         self.active.append(consumer)
         consumer.listen(self.dispatch.inbox(0), self)
         self.sizes.append((now, len(self.active)))
+        self.membership_changed(now, consumer)
 
     def retire(self, now: float, consumer: Consumer) -> None:
         """A consumer leaves the group gracefully: it finishes what it is doing and takes nothing new."""
         self.active.remove(consumer)
         consumer.retire(now)
         self.sizes.append((now, len(self.active)))
+        self.membership_changed(now, None)
+
+    def membership_changed(self, now: float, joining: Consumer | None) -> None:
+        """A consumer joined (`joining`), left, crashed or came back: the group rebalances, if it does."""
+        if self.rebalancer is not None:
+            self.rebalancer.changed(now, self, joining)
 
     @property
     def mailboxes(self) -> list[Mailbox]:

@@ -46,6 +46,9 @@ def scenarios(draw) -> Scenario:
     dispatch = draw(st.sampled_from(["round-robin", "shared", "least-loaded", "key-hash", "partitioned"]))
     prefetch = draw(st.sampled_from([1, 2, 6])) if dispatch == "shared" else 1
     crash = draw(st.sampled_from([0.0, 0.0, 0.05])) if prefetch == 1 else 0.0
+    rebalance = (
+        draw(st.sampled_from(["none", "eager", "cooperative"])) if dispatch == "shared" and prefetch == 1 else "none"
+    )
     nack = ack and draw(st.booleans())
     backoff = draw(st.sampled_from(["fixed", "exponential"])) if nack else "fixed"
     return Scenario(
@@ -83,9 +86,11 @@ def scenarios(draw) -> Scenario:
         delivery_delay=draw(st.sampled_from([0.0, 0.01, 0.5])),
         service_overhead=draw(st.sampled_from([0.0, 0.02, 0.3])),
         crash_rate=crash,
+        rebalance=rebalance,
+        rebalance_time=draw(st.sampled_from([0.0, 2.0])) if rebalance != "none" else 0.0,
         restart_time=draw(st.sampled_from([0.0, 1.0, 20.0])) if crash else 0.0,
         outage_start=draw(st.floats(0.0, duration * 0.9)),
-        outage_duration=draw(st.floats(1.0, duration)) if outage else 0.0,
+        outage_duration=draw(st.floats(1.0, duration)) if outage and rebalance == "none" else 0.0,
         duration=duration,
         warmup=draw(st.floats(0.0, duration * 0.5)),
         seed=draw(st.integers(0, 2**32)),

@@ -87,6 +87,10 @@ BAD = [
     ({"startup_time": 5.0}, "startup_time"),  # needs autoscale
     ({"autoscale": True, "dispatch": "shared", "max_consumers": 3, "target_backlog": 0.0}, "target_backlog"),
     ({"restart_time": 5.0}, "restart_time"),  # needs crash_rate
+    ({"rebalance_time": 5.0}, "rebalance_time"),  # needs a rebalance mode
+    ({"rebalance": "eager", "dispatch": "round-robin"}, "rebalance"),
+    ({"rebalance": "eager", "dispatch": "shared", "outage_duration": 10.0}, "rebalance"),
+    ({"rebalance": "lazy", "dispatch": "shared"}, "rebalance"),
     ({"crash_rate": -0.1}, "crash_rate"),
     ({"crash_rate": 0.1, "prefetch": 3, "dispatch": "shared"}, "crash_rate"),
     ({"batch_size": 0}, "batch_size"),
