@@ -96,8 +96,8 @@ class Consumer(Process):
 
     def _crashed(self, now: float, copies: list[tuple[Copy, Subscription]]) -> None:
         if self.busy:
-            if now > self.warmup:
-                self.busy_time += now - max(self.busy_since, self.warmup)
+            if now > self.warmup:  # (nothing if it died waiting for its copy's delivery delay)
+                self.busy_time += max(0.0, now - max(self.busy_since, self.warmup))
             for copy, subscription in copies:
                 subscription.crashed(now, copy)
             self.busy = 0
