@@ -4,16 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import partial
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 from asimpy import Environment
 
 if TYPE_CHECKING:
     from .consumer import Consumer
-    from .scenario import Scenario
+    from .scenario import RebalanceMode, Scenario
     from .subscription import Subscription
-
-RebalanceMode = Literal["none", "eager", "cooperative"]
 
 
 @dataclass
