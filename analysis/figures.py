@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import matplotlib
@@ -154,6 +155,32 @@ def backlog_over_time(summary: pd.DataFrame, backlog: pd.DataFrame, folder: Path
     return save(fig, folder, "backlog_over_time")
 
 
+def _held_fixed(data: pd.DataFrame, varied: list[str], shown: tuple[str | None, ...]) -> tuple[pd.DataFrame, dict]:
+    """`data` at the first value of every varied field not shown (else they would be pooled into one
+    interval), and those values."""
+    held = {f: sorted(data[f].dropna().unique())[0] for f in varied if f not in shown and data[f].notna().any()}
+    for f, value in held.items():
+        data = data[data[f] == value]
+    return data, held
+
+
+def _held_note(held: dict) -> str:
+    return "".join(f"; {f.replace('_', ' ')} = {v}" for f, v in held.items())
+
+
+def _intervals(data: pd.DataFrame, keys: Sequence[str], metrics: Sequence[str], sort: bool = True) -> pd.DataFrame:
+    """One row per value of `keys`: each metric's mean and 95% interval over the rows (runs) with that value."""
+    rows = []
+    for key, group in data.groupby(list(keys), sort=sort):
+        key = key if isinstance(key, tuple) else (key,)
+        row: dict[str, object] = dict(zip(keys, key))
+        for metric in metrics:
+            mean, _, _, low, high = interval(group[metric])
+            row.update({f"{metric}_mean": mean, f"{metric}_ci_low": low, f"{metric}_ci_high": high})
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
 ACK_COSTS = [("redelivered", "redeliveries"), ("duplicates", "duplicates"), ("dead_lettered", "dead letters")]
 
 
@@ -165,21 +192,11 @@ def acknowledgment_costs(runs: pd.DataFrame, varied: list[str], folder: Path) ->
     x = axes_fields[0]
     hue = axes_fields[1] if len(axes_fields) > 1 else None
     data = runs[~runs["idempotent"]] if "idempotent" in varied else runs
-    # Other varied fields would be pooled into one interval: hold them at their first value.
-    held = {f: sorted(data[f].unique())[0] for f in varied if f not in (x, hue, "idempotent")}
-    for f, value in held.items():
-        data = data[data[f] == value]
+    data, held = _held_fixed(data, varied, (x, hue, "idempotent"))
     copies = data["published"] * data["subscribers"]  # published counts every topic's messages
-    rows = []
     keys = [x] + ([hue] if hue else [])
-    for key, group in data.assign(**{m: data[m] / copies for m, _ in ACK_COSTS}).groupby(keys):
-        key = key if isinstance(key, tuple) else (key,)
-        row: dict[str, object] = dict(zip(keys, key))
-        for metric, _ in ACK_COSTS:
-            mean, _, _, low, high = interval(group[metric])
-            row.update({f"{metric}_mean": mean, f"{metric}_ci_low": low, f"{metric}_ci_high": high})
-        rows.append(row)
-    summary = pd.DataFrame(rows)
+    per_copy = data.assign(**{m: data[m] / copies for m, _ in ACK_COSTS})
+    summary = _intervals(per_copy, keys, [m for m, _ in ACK_COSTS])
     colors = _colors(summary, hue, "rocket_r")
     fig, axes = plt.subplots(1, 3, figsize=(16, 4.4), squeeze=False, layout="constrained")
     for ax, (metric, label) in zip(axes[0], ACK_COSTS):
@@ -262,14 +279,6 @@ def simulated_against_theory(summary: pd.DataFrame, folder: Path) -> Path | None
     return save(fig, folder, "theory")
 
 
-def _held_fixed(data: pd.DataFrame, varied: list[str], shown: tuple[str | None, ...]) -> tuple[pd.DataFrame, str]:
-    """`data` at the first value of every varied field not shown, and a note saying so."""
-    held = {f: sorted(data[f].dropna().unique())[0] for f in varied if f not in shown and data[f].notna().any()}
-    for f, value in held.items():
-        data = data[data[f] == value]
-    return data, "".join(f"; {f.replace('_', ' ')} = {v}" for f, v in held.items())
-
-
 def _knob_figure(
     summary: pd.DataFrame,
     varied: list[str],
@@ -283,7 +292,8 @@ def _knob_figure(
 ):
     """One panel per (metric, label, log scale) row side by side, against `x`, a line per `hue` value."""
     hue = hue if hue in varied else None
-    data, note = _held_fixed(summary, varied, (x, hue))
+    data, held = _held_fixed(summary, varied, (x, hue))
+    note = _held_note(held)
     colors = _colors(data, hue, "viridis")
     fig, axes = plt.subplots(1, len(rows), figsize=(5.2 * len(rows) + 1.5, 4.2), squeeze=False, layout="constrained")
     for ax, (metric, label, log) in zip(axes[0], rows):
@@ -390,16 +400,9 @@ def poison_figure(runs: pd.DataFrame, varied: list[str], folder: Path) -> Path |
         order = [*map(str, limits), "no limit"]
         data = data.assign(**{hue: data[hue].map(lambda v: "no limit" if pd.isna(v) else str(int(v)))})
     keys = ["poison_prob", *([hue] if hue else [])]
-    data, note = _held_fixed(data, varied, tuple(keys))
-    rows = []
-    for key, group in data.groupby(keys, sort=False):
-        key = key if isinstance(key, tuple) else (key,)
-        row: dict[str, object] = dict(zip(keys, key))
-        for metric, _, _ in POISON_ROWS:
-            mean, _, _, low, high = interval(group[metric])
-            row.update({f"{metric}_mean": mean, f"{metric}_ci_low": low, f"{metric}_ci_high": high})
-        rows.append(row)
-    summary = pd.DataFrame(rows)
+    data, held = _held_fixed(data, varied, tuple(keys))
+    note = _held_note(held)
+    summary = _intervals(data, keys, [m for m, _, _ in POISON_ROWS], sort=False)
     colors: dict = dict(zip(order, sns.color_palette("rocket_r", len(order)))) if hue else {None: "C0"}
     fig, axes = plt.subplots(1, 3, figsize=(17, 4.4), squeeze=False, layout="constrained")
     for ax, (metric, label, log) in zip(axes[0], POISON_ROWS):
