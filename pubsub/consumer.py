@@ -131,14 +131,14 @@ class Consumer(Process):
                     else:
                         copy, mailbox, subscription = await self._next(now)
                         now = env.now
-                    if mailbox.delivers:
+                    delivers = mailbox.delivers  # False for a prefetch buffer: the push was the delivery
+                    if delivers:
                         subscription.taken(now, copy)
                     delivery = copy.deliveries
                     if delivery == 1:
                         service, fails = copy.service, copy.fails
                     else:
-                        service, fails = subscription.work.retry()
-                        fails = fails or copy.message.poison
+                        service, fails = subscription.work.retry(copy.message.poison)
                     if trace is not None:
                         trace.taken(now, self, subscription, copy)
                     self.busy = 1
@@ -157,7 +157,7 @@ class Consumer(Process):
                         self.busy_time += end - (now if now > warmup else warmup)
                     ok = not fails
                     subscription.finished(end, copy, now, ok, delivery)
-                    if not mailbox.delivers:
+                    if not delivers:
                         mailbox.done(end)
                     if trace is not None:
                         trace.finished(end, self, subscription, copy, ok)
@@ -200,8 +200,7 @@ class Consumer(Process):
                 if delivery == 1:
                     service, fails = copy.service, copy.fails
                 else:
-                    service, fails = subscription.work.retry()
-                    fails = fails or copy.message.poison
+                    service, fails = subscription.work.retry(copy.message.poison)
                 attempts.append((copy, delivery, not fails))
                 length += service + overhead
                 if delay and copy.message.published_at + delay > start:

@@ -50,8 +50,9 @@ class Work:
         """A newly admitted copy's first attempt."""
         return next(self.services), self.failures is not None and next(self.failures)
 
-    def retry(self) -> tuple[float, bool]:
-        """The next redelivery's attempt."""
+    def retry(self, poison: bool = False) -> tuple[float, bool]:
+        """The next redelivery's attempt; a poison copy's fails whatever it drew (it still draws, in order)."""
         services = self.retry_services if self.retry_services is not None else self.services
         failures = self.retry_failures if self.retry_failures is not None else self.failures
-        return next(services), failures is not None and next(failures)
+        fails = failures is not None and next(failures)
+        return next(services), fails or poison
