@@ -59,16 +59,9 @@ class Mailbox:
 
     def requeue(self, now: float, copy: Copy) -> None:
         """Put back a copy for redelivery: ahead of the new copies, behind earlier redeliveries."""
-        if not self.paused:
-            getters = self._getters
-            while getters:
-                getter = getters.popleft()
-                if not getter.cancelled:
-                    getter.succeed(copy)
-                    return
-        self.retries.append(copy)
-        copy.mailbox = self
-        self.entered.append(now)
+        Mailbox.put(self, now, copy)  # handed to a waiting consumer at once, or it waits...
+        if copy.mailbox is self:  # ...among the redeliveries, not the new copies
+            self.retries.append(self.items.pop())
 
     def take(self, now: float) -> Copy | None:
         """The next waiting copy, removed at time `now`; None if there is none to hand out."""
