@@ -61,18 +61,7 @@ def build(env: Environment, scenario: Scenario, trace: Trace | None = None) -> M
     for t in range(s.topics):
         topic = f"t{t}"
         for g in range(s.subscribers):
-            group = [
-                Consumer(
-                    env,
-                    f"{topic}/s{g}/c{i}",
-                    warmup=s.warmup,
-                    trace=trace,
-                    delivery_delay=s.delivery_delay,
-                    service_overhead=s.service_overhead,
-                    batches=batches,
-                )
-                for i in range(s.group_size)
-            ]
+            group = [_consumer(env, s, (t, g, i), batches, trace) for i in range(s.group_size)]
             acks = Acknowledgments(env, s.ack_timeout, s.max_deliveries, s.idempotent, Retries.of(s)) if s.ack else None
             subscription = Subscription(
                 env,
@@ -108,6 +97,28 @@ def build(env: Environment, scenario: Scenario, trace: Trace | None = None) -> M
     return model
 
 
+def _consumer(
+    env: Environment,
+    s: Scenario,
+    where: tuple[int, int, int],
+    batches: Batches | None,
+    trace: Trace | None,
+    startup: float = 0.0,
+) -> Consumer:
+    """Consumer `where` = (topic, subscription, index), with the Scenario's costs and batching."""
+    topic, subscription, index = where
+    return Consumer(
+        env,
+        f"t{topic}/s{subscription}/c{index}",
+        warmup=s.warmup,
+        trace=trace,
+        delivery_delay=s.delivery_delay,
+        service_overhead=s.service_overhead,
+        batches=batches,
+        startup=startup,
+    )
+
+
 def _hiring(
     env: Environment,
     s: Scenario,
@@ -123,16 +134,7 @@ def _hiring(
 
     def hire(now: float) -> Consumer:
         index = next(indices)
-        consumer = Consumer(
-            env,
-            f"t{topic}/s{subscription}/c{index}",
-            warmup=s.warmup,
-            trace=trace,
-            delivery_delay=s.delivery_delay,
-            service_overhead=s.service_overhead,
-            batches=batches,
-            startup=scaling.startup,
-        )
+        consumer = _consumer(env, s, (topic, subscription, index), batches, trace, startup=scaling.startup)
         model.consumers.append(consumer)
         if s.crash_rate > 0:
             owner = model.subscriptions[topic * s.subscribers + subscription]
