@@ -12,7 +12,9 @@ from .simulation import Result, simulate
 # Bump whenever a change alters what simulate returns for some scenario (and regenerate
 # tests/pubsub/golden.json in the same commit): stored sweep results are keyed by it.
 # docs/model.md is the contract that such a change must keep true.
-MODEL_VERSION = 5  # 5: rebalances; 4: crashes, lost; 3: group metrics; 2: redeliveries first, calibration fields
+# 6: membership for every dispatch, joins after startup; 5: rebalances; 4: crashes, lost; 3: group metrics;
+# 2: redeliveries first, calibration fields
+MODEL_VERSION = 6
 
 __all__ = [
     "COUNT_METRICS",

@@ -63,8 +63,10 @@ class Consumer(Process):
         self.started_at = self._env.now
         self.stopped_at = math.inf
         self.retiring = False
+        self.down = False  # crashed and not yet restarted
         self.restart = 0.0
-        self.rejoined: Callable[[float, Consumer], None] | None = None  # told when it is back from a crash
+        self.joined: Callable[[float, Consumer], None] | None = None  # told when it is up (hired, or restarted)
+        self.joining = False  # it tells `joined` before it takes its first copy
         self.holding: list[tuple[Copy, Subscription]] = []  # a batch in progress, for a crash to lose
         self.warmup = warmup
         self.delivery_delay = delivery_delay
@@ -79,7 +81,8 @@ class Consumer(Process):
         self.inboxes.append((mailbox, subscription))
 
     def retire(self, now: float) -> None:
-        """Take nothing new: an idle consumer stops now, a busy one when its attempt (or batch) ends."""
+        """Take nothing new: an idle consumer stops now, a busy one when its attempt (or batch) ends and its
+        prefetch buffer, if it has one, is empty."""
         self.retiring = True
         if not self.busy:
             self.stopped_at = now
@@ -92,6 +95,7 @@ class Consumer(Process):
     def crash(self, now: float, restart: float) -> None:
         """Die now, losing the attempt (or batch) in progress; take nothing for `restart` seconds."""
         self.restart = restart
+        self.down = True
         self.interrupt(CRASH)
 
     def _crashed(self, now: float, copies: list[tuple[Copy, Subscription]]) -> None:
@@ -113,9 +117,14 @@ class Consumer(Process):
         copy, subscription = None, inboxes[0][1]
         while True:
             try:
-                if self.startup:
-                    startup, self.startup = self.startup, 0.0
-                    await Timeout(env, startup)
+                while self.startup or self.joining:
+                    if self.startup:
+                        startup, self.startup = self.startup, 0.0
+                        await Timeout(env, startup)
+                    else:
+                        self.joining = False
+                        if self.joined is not None:
+                            self.joined(env.now, self)  # which may hold it (a cooperative rebalance)
                 if self.batches is not None:
                     await self._run_batches(self.batches)
                     return
@@ -161,7 +170,7 @@ class Consumer(Process):
                         mailbox.done(end)
                     if trace is not None:
                         trace.finished(end, self, subscription, copy, ok)
-                    if self.retiring:
+                    if self.retiring and (delivers or not len(mailbox)):
                         self.stopped_at = end
                         return
             except Interrupt as interrupt:
@@ -176,8 +185,8 @@ class Consumer(Process):
                     await Timeout(env, self.restart)
                 except Interrupt:  # retired while down
                     return
-                if self.rejoined is not None:
-                    self.rejoined(env.now, self)
+                self.down = False
+                self.joining = True
 
     async def _run_batches(self, batches: Batches):
         env: Environment = self._env
@@ -223,7 +232,7 @@ class Consumer(Process):
                     mailbox.done(end)
                 if trace is not None:
                     trace.finished(end, self, subscription, copy, ok)
-            if self.retiring:
+            if self.retiring and (delivers or not len(mailbox)):
                 self.stopped_at = end
                 return
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import zlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from functools import partial
 from typing import TYPE_CHECKING
 
 from asimpy import Environment
@@ -21,13 +22,20 @@ class Dispatch:
     """Chooses the mailbox for each copy. `peek` is `route` without side effects.
 
     `one_queue` dispatches feed a single mailbox that the whole group reads;
-    the others give each consumer its own.
+    the others give each consumer its own, `mailbox(i)` making consumer i's.
+
+    Copies go only to the group's `members`: the consumers up and not retired.
+    When membership changes, `reassign` routes anew and `rehome` moves the
+    copies still waiting to where they now belong.
     """
 
     one_queue = False
 
-    def __init__(self, mailboxes: Sequence[Mailbox], consumers: Sequence[Consumer], keys: int, partitions: int):
-        self.mailboxes = list(mailboxes)
+    def __init__(self, mailbox: Callable[[int], Mailbox], consumers: Sequence[Consumer], keys: int, partitions: int):
+        self.new_mailbox = mailbox
+        self.consumers = list(consumers)
+        self.mailboxes = [mailbox(-1)] if self.one_queue else [mailbox(i) for i in range(len(self.consumers))]
+        self.members = list(range(len(self.consumers)))
 
     def route(self, key: int) -> Mailbox:
         raise NotImplementedError
@@ -46,6 +54,47 @@ class Dispatch:
     def attach(self, subscription: Subscription) -> None:
         """Called once by the subscription this dispatch serves."""
 
+    def add(self, consumer: Consumer) -> Mailbox:
+        """A new consumer, not yet a member; its inbox."""
+        self.consumers.append(consumer)
+        if not self.one_queue:
+            self.mailboxes.append(self.new_mailbox(len(self.mailboxes)))
+        return self.inbox(len(self.consumers) - 1)
+
+    def reassign(self, members: list[int]) -> list[int]:
+        """Route to `members` (consumer indices, ascending) from now on; returns the members that gained a share
+        of the stream (partitions moved to them). With no member left, copies keep their old routes and wait."""
+        if members:
+            self.members = members
+            self._assign(members)
+        return []
+
+    def _assign(self, members: list[int]) -> None:
+        """Rebuild the routes for `members`."""
+
+    def belongs(self, copy: Copy, mailbox: Mailbox) -> bool:
+        """Whether a copy waiting in `mailbox` is where the current routes would put it."""
+        return mailbox.consumer in self.members
+
+    def strays(self, mailbox: Mailbox, copy: Copy) -> bool:
+        return not self.belongs(copy, mailbox)
+
+    def rehome(self, now: float) -> None:
+        """Move waiting copies that no longer belong where they wait, keeping their order; redeliveries stay
+        ahead of new copies. Capacity does not apply: they were admitted once."""
+        if self.one_queue:
+            return
+        for mailbox in self.mailboxes:
+            if not len(mailbox):
+                continue
+            retries, items = mailbox.withdraw(now, partial(self.strays, mailbox))
+            for copy in retries:
+                copy.home = target = self.route(copy.message.key)
+                target.requeue(now, copy)
+            for copy in items:
+                copy.home = target = self.route(copy.message.key)
+                target.put(now, copy)
+
 
 class Shared(Dispatch):
     """One queue for the group; whichever consumer is idle takes the next copy."""
@@ -57,31 +106,42 @@ class Shared(Dispatch):
 
 
 class RoundRobin(Dispatch):
-    """Copy k goes to consumer k mod group size, into its own queue."""
+    """Copy k goes to member k mod group size, into its own queue."""
 
-    def __init__(self, mailboxes: Sequence[Mailbox], consumers: Sequence[Consumer], keys: int, partitions: int):
-        super().__init__(mailboxes, consumers, keys, partitions)
+    def __init__(self, mailbox: Callable[[int], Mailbox], consumers: Sequence[Consumer], keys: int, partitions: int):
+        super().__init__(mailbox, consumers, keys, partitions)
         self._next = 0
+        self._assign(self.members)
+
+    def _assign(self, members: list[int]) -> None:
+        self._ring = [self.mailboxes[i] for i in members]
+        self._homes = set(self._ring)
+        self._next %= len(self._ring)
 
     def route(self, key: int) -> Mailbox:
-        mailbox = self.mailboxes[self._next]
-        self._next = (self._next + 1) % len(self.mailboxes)
+        mailbox = self._ring[self._next]
+        self._next = (self._next + 1) % len(self._ring)
         return mailbox
 
     def peek(self, key: int) -> Mailbox:
-        return self.mailboxes[self._next]
+        return self._ring[self._next]
 
     def redeliver(self, now: float, copy: Copy) -> Mailbox:
         # Back to its own consumer's queue: a redelivery must not take a new message's turn.
-        return copy.home
+        if copy.home in self._homes:
+            return copy.home
+        return self.route(copy.message.key)
 
 
 class LeastLoaded(Dispatch):
-    """To the consumer with the fewest copies waiting plus in service; lowest index on ties."""
+    """To the member with the fewest copies waiting plus in service; lowest index on ties."""
 
-    def __init__(self, mailboxes: Sequence[Mailbox], consumers: Sequence[Consumer], keys: int, partitions: int):
-        super().__init__(mailboxes, consumers, keys, partitions)
-        self._pairs = list(zip(self.mailboxes, consumers))
+    def __init__(self, mailbox: Callable[[int], Mailbox], consumers: Sequence[Consumer], keys: int, partitions: int):
+        super().__init__(mailbox, consumers, keys, partitions)
+        self._assign(self.members)
+
+    def _assign(self, members: list[int]) -> None:
+        self._pairs = [(self.mailboxes[i], self.consumers[i]) for i in members]
 
     def route(self, key: int) -> Mailbox:
         best, best_load = self._pairs[0][0], None
@@ -93,28 +153,49 @@ class LeastLoaded(Dispatch):
 
 
 class Partitioned(Dispatch):
-    """Kafka: the key's hash picks one of `partitions`; each partition belongs to one consumer (range assignment).
+    """Kafka: the key's hash picks one of `partitions`; each partition belongs to one member (range assignment).
 
     A consumer takes its partitions' copies in publish order, so order per
     partition holds while nothing is redelivered: later copies of a key may be
     processed while a failed copy of it awaits its visibility timeout.
-    Consumers beyond the partition count own nothing and sit idle.
+    Consumers beyond the partition count own nothing and sit idle. When
+    membership changes, partitions are assigned anew over the members and the
+    copies waiting in a moved partition follow it, in order.
     """
 
-    def __init__(self, mailboxes: Sequence[Mailbox], consumers: Sequence[Consumer], keys: int, partitions: int):
-        super().__init__(mailboxes, consumers, keys, partitions)
-        owner = [i for i, owned in enumerate(range_assignment(partitions, len(self.mailboxes))) for _ in owned]
-        self._by_key = [self.mailboxes[owner[partition(key, partitions)]] for key in range(keys)]
+    def __init__(self, mailbox: Callable[[int], Mailbox], consumers: Sequence[Consumer], keys: int, partitions: int):
+        super().__init__(mailbox, consumers, keys, partitions)
+        self.partitions = partitions
+        self.keys = keys
+        self._assign(self.members)
+
+    def partition_count(self, members: list[int]) -> int:
+        return self.partitions
+
+    def _assign(self, members: list[int]) -> None:
+        partitions = self.partition_count(members)
+        owner = [member for member, block in zip(members, range_assignment(partitions, len(members))) for _ in block]
+        self._by_key = [self.mailboxes[owner[partition(key, partitions)]] for key in range(self.keys)]
+
+    def reassign(self, members: list[int]) -> list[int]:
+        """The members that gained keys: what they take over waits for them."""
+        before = self._by_key
+        super().reassign(members)
+        return sorted({new.consumer for old, new in zip(before, self._by_key) if new is not old})
 
     def route(self, key: int) -> Mailbox:
         return self._by_key[key]
 
+    def belongs(self, copy: Copy, mailbox: Mailbox) -> bool:
+        return self._by_key[copy.message.key] is mailbox
+
 
 class KeyHash(Partitioned):
-    """The key's hash picks the consumer: one partition per consumer, whatever `partitions` says."""
+    """The key's hash picks the member: one partition per member, whatever `partitions` says, so any change of
+    membership moves most keys."""
 
-    def __init__(self, mailboxes: Sequence[Mailbox], consumers: Sequence[Consumer], keys: int, partitions: int):
-        super().__init__(mailboxes, consumers, keys, len(mailboxes))
+    def partition_count(self, members: list[int]) -> int:
+        return len(members)
 
 
 def range_assignment(partitions: int, consumers: int) -> list[range]:
@@ -125,22 +206,24 @@ def range_assignment(partitions: int, consumers: int) -> list[range]:
 
 
 class Prefetch(Dispatch):
-    """RabbitMQ's `basic.qos`: the broker pushes a waiting copy to a consumer holding fewer than `prefetch`.
+    """RabbitMQ's `basic.qos`: the broker pushes a waiting copy to a member holding fewer than `prefetch`.
 
     Copies wait in the group's queue (the backlog); the broker delivers them,
-    round-robin among the consumers with room, into each consumer's own buffer,
+    round-robin among the members with room, into each consumer's own buffer,
     which the consumer works through in order. A delivered copy counts as in
     flight until it is finished; if its delivery expires while it is still
-    buffered, it leaves the buffer for the group's queue. With `prefetch` = 1
-    this is `shared`.
+    buffered, it leaves the buffer for the group's queue. A consumer that
+    leaves gracefully works through its buffer; one that crashes loses it, as
+    it loses the attempt it was making. With `prefetch` = 1 this is `shared`.
     """
 
     one_queue = True
 
     def __init__(self, env: Environment, consumers: Sequence[Consumer], capacity: int | None, prefetch: int):
-        super().__init__([PushQueue(env, capacity, self.push)], consumers, 1, 1)
+        super().__init__(lambda _: PushQueue(env, capacity, self.push), consumers, 1, 1)
+        self._env = env
         self.queue = self.mailboxes[0]
-        self.buffers = [Buffer(env, i, self.push) for i in range(len(consumers))]
+        self.buffers = [Buffer(env, i, self.push) for i in range(len(self.consumers))]
         self.prefetch = prefetch
         self._next = 0
         self._subscription: Subscription | None = None
@@ -154,11 +237,36 @@ class Prefetch(Dispatch):
     def inbox(self, consumer: int) -> Mailbox:
         return self.buffers[consumer]
 
+    def add(self, consumer: Consumer) -> Mailbox:
+        self.consumers.append(consumer)
+        buffer = Buffer(self._env, len(self.buffers), self.push)
+        buffer.open = False
+        self.buffers.append(buffer)
+        return buffer
+
+    def reassign(self, members: list[int]) -> list[int]:
+        self.members = members
+        for i, buffer in enumerate(self.buffers):
+            buffer.open = i in members
+        return []
+
+    def rehome(self, now: float) -> None:
+        """Empty the buffers of crashed consumers, then deliver to whoever has room."""
+        subscription = self._subscription
+        assert subscription is not None, "a Prefetch dispatch must be attached to its subscription"
+        for buffer, consumer in zip(self.buffers, self.consumers):
+            if consumer.down and buffer.held:
+                buffer.held = 0  # the attempt it was making is the consumer's to lose
+                retries, items = buffer.withdraw(now, lambda copy: True)
+                for copy in retries + items:
+                    subscription.crashed(now, copy)
+        self.push(now)
+
     def redeliver(self, now: float, copy: Copy) -> Mailbox:
         return self.queue  # an expired delivery has left its buffer already (`Acknowledgments._expire`)
 
     def push(self, now: float) -> None:
-        """Deliver waiting copies to consumers with room, round-robin, until either runs out."""
+        """Deliver waiting copies to members with room, round-robin, until either runs out."""
         queue, subscription = self.queue, self._subscription
         assert subscription is not None, "a Prefetch dispatch must be attached to its subscription"
         while len(queue):
@@ -176,9 +284,10 @@ class Prefetch(Dispatch):
         buffers, n = self.buffers, len(self.buffers)
         for step in range(n):
             i = (self._next + step) % n
-            if buffers[i].held < self.prefetch:
+            buffer = buffers[i]
+            if buffer.held < self.prefetch and buffer.open and not buffer.paused:
                 self._next = (i + 1) % n
-                return buffers[i]
+                return buffer
         return None
 
 
@@ -213,9 +322,8 @@ def make_dispatch(
         if policy != "shared":
             raise ValueError(f"prefetch ({prefetch}) needs dispatch='shared', not {policy!r}")
         return Prefetch(env, consumers, capacity, prefetch)
-    kind = POLICIES[policy]
-    if kind.one_queue:
-        mailboxes = [Mailbox(env, capacity)]
-    else:
-        mailboxes = [Mailbox(env, capacity, consumer=i) for i in range(len(consumers))]
-    return kind(mailboxes, consumers, keys, partitions if partitions is not None else len(consumers))
+
+    def mailbox(consumer: int) -> Mailbox:
+        return Mailbox(env, capacity, consumer=consumer)
+
+    return POLICIES[policy](mailbox, consumers, keys, partitions if partitions is not None else len(consumers))

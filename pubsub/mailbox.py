@@ -111,6 +111,23 @@ class Mailbox:
         if self._room is not None:
             self._release_room()
 
+    def withdraw(self, now: float, leaving: Callable[[Copy], bool]) -> tuple[list[Copy], list[Copy]]:
+        """Take out the waiting copies for which `leaving` holds: (redeliveries, new copies), each in order."""
+        out: tuple[list[Copy], list[Copy]] = ([], [])
+        for queue, gone in zip((self.retries, self.items), out):
+            kept: list[Copy] = []
+            for copy in queue:
+                (gone if leaving(copy) else kept).append(copy)
+            if gone:
+                queue.clear()
+                queue.extend(kept)
+                for copy in gone:
+                    copy.mailbox = None
+                    self.left.append(now)
+        if self._room is not None:
+            self._release_room()
+        return out
+
     def room(self) -> Event:
         """An event that fires once the mailbox is not full."""
         if not self.is_full():
@@ -153,7 +170,12 @@ class Buffer(Mailbox):
     def __init__(self, env: Environment, consumer: int, room: Callable[[float], None]):
         super().__init__(env, consumer=consumer)
         self.held = 0
+        self.open = True  # its consumer is a member of the group: the broker may deliver to it
         self._on_room = room
+
+    def resume(self, now: float) -> None:
+        super().resume(now)
+        self._on_room(now)
 
     def done(self, now: float) -> None:
         """The consumer finished a copy it had taken from here."""

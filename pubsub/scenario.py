@@ -117,24 +117,13 @@ class Scenario(BaseModel):
         self._consistent_scaling()
         if self.rebalance_time > 0 and self.rebalance == "none":
             raise ValueError(f"rebalance_time ({self.rebalance_time}) needs rebalance='eager' or 'cooperative'")
-        if self.rebalance != "none":
-            if self.dispatch != "shared" or self.prefetch > 1:
-                raise ValueError(
-                    f"rebalance ({self.rebalance!r}) with dispatch={self.dispatch!r}, prefetch={self.prefetch}: "
-                    "only plain shared groups are rebalanced so far"
-                )
-            if self.outage_duration > 0:
-                raise ValueError(
-                    f"rebalance ({self.rebalance!r}) with an outage (outage_duration={self.outage_duration}): "
-                    "both would pause the same queue"
-                )
+        if self.rebalance != "none" and self.outage_duration > 0:
+            raise ValueError(
+                f"rebalance ({self.rebalance!r}) with an outage (outage_duration={self.outage_duration}): "
+                "both would pause the same queue"
+            )
         if self.restart_time > 0 and self.crash_rate == 0:
             raise ValueError(f"restart_time ({self.restart_time}) needs crash_rate > 0")
-        if self.crash_rate > 0 and self.prefetch > 1:
-            raise ValueError(
-                f"crash_rate ({self.crash_rate}) with prefetch ({self.prefetch}): crashes of consumers holding "
-                "prefetch buffers are not modelled yet"
-            )
         if self.outage_duration > 0 and self.outage_start >= self.duration:
             raise ValueError(f"outage_start ({self.outage_start}) must be less than duration ({self.duration})")
         return self
@@ -154,11 +143,6 @@ class Scenario(BaseModel):
             raise ValueError(
                 f"group_size ({self.group_size}) is where scaling starts: it must lie in "
                 f"[min_consumers ({self.min_consumers}), max_consumers ({self.max_consumers})]"
-            )
-        if self.dispatch != "shared" or self.prefetch > 1:
-            raise ValueError(
-                f"autoscale with dispatch={self.dispatch!r}, prefetch={self.prefetch}: only plain shared groups "
-                "are scaled so far (no partitions or buffers to move)"
             )
 
     def _consistent_profile(self) -> None:

@@ -146,8 +146,8 @@ def _hiring(
 
 def _crashes(env: Environment, s: Scenario, consumer: Consumer, subscription: Subscription, gaps, recorder) -> None:
     """Crash `consumer` as `gaps` say; a crash and a restart are membership changes of its group."""
-    consumer.rejoined = lambda now, c: subscription.membership_changed(now, c)
-    Crasher(env, consumer, gaps, s.restart_time, recorder, lambda now: subscription.membership_changed(now, None))
+    consumer.joined = subscription.joined
+    Crasher(env, consumer, gaps, s.restart_time, recorder, lambda now: subscription.left(now, consumer))
 
 
 def prefetch_of(s: Scenario) -> int | None:

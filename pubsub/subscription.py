@@ -61,31 +61,50 @@ class Subscription:
         self.acks = acks
         self.trace = trace
         self.in_flight: set[Copy] = set()
-        self.active = list(self.consumers)  # consumers taking copies (not retired)
+        self.active = list(self.consumers)  # consumers hired and not retired: the group's size
+        self.members = list(range(len(self.consumers)))  # indices of the active consumers that are up
         self.sizes = [(0.0, len(self.active))]  # (time, group size) at every change
         self.rebalancer: Rebalancer | None = None
         for i, consumer in enumerate(self.consumers):
             consumer.listen(self.dispatch.inbox(i), self)
 
     def add_consumer(self, now: float, consumer: Consumer) -> None:
-        """A consumer joins the group (autoscaling); it reads the group's queue."""
+        """A consumer is hired (autoscaling): it counts in the group's size at once and joins the group's
+        assignment, a membership change, once it has started up."""
         self.consumers.append(consumer)
         self.active.append(consumer)
-        consumer.listen(self.dispatch.inbox(0), self)
+        consumer.listen(self.dispatch.add(consumer), self)
+        consumer.joined = self.joined
+        consumer.joining = True
         self.sizes.append((now, len(self.active)))
-        self.membership_changed(now, consumer)
 
     def retire(self, now: float, consumer: Consumer) -> None:
-        """A consumer leaves the group gracefully: it finishes what it is doing and takes nothing new."""
+        """A consumer leaves the group gracefully: it finishes what it was given and takes nothing new."""
         self.active.remove(consumer)
         consumer.retire(now)
         self.sizes.append((now, len(self.active)))
-        self.membership_changed(now, None)
+        self.left(now, consumer)
 
-    def membership_changed(self, now: float, joining: Consumer | None) -> None:
-        """A consumer joined (`joining`), left, crashed or came back: the group rebalances, if it does."""
+    def joined(self, now: float, consumer: Consumer) -> None:
+        """`consumer` is up (started, or restarted after a crash): copies are routed to it again."""
+        index = self.consumers.index(consumer)
+        if consumer.retiring or index in self.members:
+            return
+        self._regroup(now, sorted([*self.members, index]), consumer)
+
+    def left(self, now: float, consumer: Consumer) -> None:
+        """`consumer` retired or crashed: nothing more is routed to it."""
+        index = self.consumers.index(consumer)
+        if index in self.members:
+            self._regroup(now, [i for i in self.members if i != index], None)
+
+    def _regroup(self, now: float, members: list[int], joining: Consumer | None) -> None:
+        """A membership change: route to `members`, rebalance (if the group does), then move waiting copies."""
+        self.members = members
+        gainers = self.dispatch.reassign(members)
         if self.rebalancer is not None:
-            self.rebalancer.changed(now, self, joining)
+            self.rebalancer.changed(now, self, joining, gainers)
+        self.dispatch.rehome(now)
 
     @property
     def mailboxes(self) -> list[Mailbox]:

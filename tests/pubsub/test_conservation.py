@@ -45,10 +45,8 @@ def scenarios(draw) -> Scenario:
     group_size = draw(st.integers(1, 4))
     dispatch = draw(st.sampled_from(["round-robin", "shared", "least-loaded", "key-hash", "partitioned"]))
     prefetch = draw(st.sampled_from([1, 2, 6])) if dispatch == "shared" else 1
-    crash = draw(st.sampled_from([0.0, 0.0, 0.05])) if prefetch == 1 else 0.0
-    rebalance = (
-        draw(st.sampled_from(["none", "eager", "cooperative"])) if dispatch == "shared" and prefetch == 1 else "none"
-    )
+    crash = draw(st.sampled_from([0.0, 0.0, 0.05]))
+    rebalance = draw(st.sampled_from(["none", "eager", "cooperative"]))
     nack = ack and draw(st.booleans())
     backoff = draw(st.sampled_from(["fixed", "exponential"])) if nack else "fixed"
     return Scenario(
@@ -69,7 +67,7 @@ def scenarios(draw) -> Scenario:
         service_cv=draw(st.floats(0.2, 3.0)),
         batch_size=batch_size,
         prefetch=prefetch,
-        **draw(scaling(group_size)) if dispatch == "shared" and prefetch == 1 else {},
+        **draw(scaling(group_size)),
         batch_overhead=draw(st.sampled_from([0.0, 0.0, 0.2])),
         queue_capacity=capacity,
         overflow=draw(st.sampled_from(["drop", "block"])),

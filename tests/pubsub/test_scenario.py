@@ -82,17 +82,14 @@ BAD = [
         {"autoscale": True, "dispatch": "shared", "min_consumers": 5, "max_consumers": 3, "target_backlog": 2.0},
         "min_consumers",
     ),
-    ({"autoscale": True, "dispatch": "round-robin", "max_consumers": 3, "target_backlog": 2.0}, "dispatch"),
     ({"max_consumers": 4}, "max_consumers"),  # needs autoscale
     ({"startup_time": 5.0}, "startup_time"),  # needs autoscale
     ({"autoscale": True, "dispatch": "shared", "max_consumers": 3, "target_backlog": 0.0}, "target_backlog"),
     ({"restart_time": 5.0}, "restart_time"),  # needs crash_rate
     ({"rebalance_time": 5.0}, "rebalance_time"),  # needs a rebalance mode
-    ({"rebalance": "eager", "dispatch": "round-robin"}, "rebalance"),
     ({"rebalance": "eager", "dispatch": "shared", "outage_duration": 10.0}, "rebalance"),
     ({"rebalance": "lazy", "dispatch": "shared"}, "rebalance"),
     ({"crash_rate": -0.1}, "crash_rate"),
-    ({"crash_rate": 0.1, "prefetch": 3, "dispatch": "shared"}, "crash_rate"),
     ({"batch_size": 0}, "batch_size"),
     ({"batch_size": 2.0}, "batch_size"),
     ({"batch_overhead": -0.5}, "batch_overhead"),
