@@ -62,6 +62,34 @@ def ecm1_latency(lam: float, mu: float, c: int) -> float:
     return 1.0 / (mu * (1.0 - sigma))
 
 
+def ecm1_latency_quantile(lam: float, mu: float, c: int, q: float) -> float:
+    """E_c/M/1: the q-quantile of the sojourn, which is exponential with the mean `ecm1_latency`."""
+    return -math.log(1.0 - q) * ecm1_latency(lam, mu, c)
+
+
+def mmc_latency_quantile(lam: float, mu: float, c: int, q: float) -> float:
+    """M/M/c: the q-quantile of the sojourn T = W + S.
+
+    W is 0 with probability 1 − C and else exponential with rate a = cμ − λ (C: Erlang C);
+    S is exponential(μ). So P(T > t) = (1 − C)e^(−μt) + C·(a·e^(−μt) − μ·e^(−at))/(a − μ),
+    the second term (a sum of two exponentials) being (1 + μt)e^(−μt) when a = μ.
+    """
+    _stable(lam, mu, c)
+    waits, a = erlang_c(c, lam / mu), c * mu - lam
+
+    def beyond(t: float) -> float:
+        if math.isclose(a, mu):
+            both = (1.0 + mu * t) * math.exp(-mu * t)
+        else:
+            both = (a * math.exp(-mu * t) - mu * math.exp(-a * t)) / (a - mu)
+        return (1.0 - waits) * math.exp(-mu * t) + waits * both - (1.0 - q)
+
+    high = 1.0 / mu
+    while beyond(high) > 0:
+        high *= 2.0
+    return brentq(beyond, 0.0, high)
+
+
 def retry_latency(service: float, failure_prob: float, delay: Callable[[int], float]) -> float:
     """Mean latency of a copy that no one waits for (light load) when failed attempts are nacked.
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import platform
 import subprocess
 import sys
@@ -13,16 +12,15 @@ from functools import partial
 from importlib.metadata import version
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
 from pubsub import MODEL_VERSION
-from pubsub.intervals import interval
 
 from .backends import backend, default_workers, worker_deaths
 from .layout import write_atomically, write_json
-from .spec import Cell, Run, SweepSpec
+from .plans import SearchPlan, make_plan
+from .spec import Run, SweepSpec
 from .store import ResultStore
 from .task import run_batch, run_scenario
 
@@ -39,6 +37,7 @@ class Outcome:
     failed: list[dict] = field(default_factory=list)
     interrupted: bool = False
     crashed: bool = False
+    answers: pd.DataFrame | None = None  # a search's, one row per combination
 
 
 def run_sweep(
@@ -56,7 +55,7 @@ def run_sweep(
     `progress=None` shows a bar only on a terminal.
     """
     workers = workers or default_workers()
-    cells = sweep.cells()
+    plan = make_plan(sweep)
     store = ResultStore(Path(results) / sweep.name)
     pool, backend_name = backend(dask, workers)
     stack = ExitStack()
@@ -67,16 +66,15 @@ def run_sweep(
     store.prepare(fresh)
     spec_text = Path(spec_path).read_bytes()
     write_atomically(store.layout.spec, lambda p: p.write_bytes(spec_text))
-    manifest = _manifest(sweep, len(cells), spec_path, backend_name, workers)
+    manifest = _manifest(sweep, len(plan.cells), spec_path, backend_name, workers)
 
-    planned = {cell.index: sweep.replications for cell in cells}
     outcome = Outcome(store.folder, pd.DataFrame())
     failed_now: set[str] = set()
     bar = tqdm(total=0, unit="run", desc=sweep.name, disable=(None if progress is None else not progress))
     try:
         with stack:
             while True:
-                todo = [r for r in _runs(sweep, cells, planned) if not store.done(r) and r.key not in failed_now]
+                todo = [r for r in plan.runs() if not store.done(r) and r.key not in failed_now]
                 # Longest first, so that no worker is left alone with a big run at the end.
                 todo.sort(key=_expected_copies, reverse=True)
                 bar.total += len(todo)
@@ -103,22 +101,26 @@ def run_sweep(
                                 f"a worker process died ({type(death).__name__}: killed, or out "
                                 "of memory?) before this run finished; run the sweep again to retry",
                             )
-                if outcome.crashed or sweep.precision is None or not _extend(sweep, cells, planned, store):
+                if outcome.crashed or not plan.advance(store):
                     break
     except KeyboardInterrupt:
         outcome.interrupted = True
     finally:
         bar.close()
 
-    runs = list(_runs(sweep, cells, planned))
+    runs = list(plan.runs())
     outcome.runs = store.consolidate(runs, sweep.varied)
     outcome.failed = [e for r in runs if (e := store.error(r)) is not None]
-    table = _cells_table(sweep, cells, planned, store)
+    table = plan.table(store)
     write_atomically(store.layout.cells, lambda p: table.to_csv(p, index=False))
+    if isinstance(plan, SearchPlan):
+        outcome.answers = answers = plan.answers(store)
+        write_atomically(store.layout.search, lambda p: answers.to_csv(p, index=False))
     write_json(store.layout.failures, outcome.failed)
     manifest.update(
         finished=_now(),
         interrupted=outcome.interrupted,
+        cells=len(plan.cells),
         runs_planned=len(runs),
         runs_done=len(outcome.runs),
         runs_computed_now=outcome.computed,
@@ -126,11 +128,6 @@ def run_sweep(
     )
     write_json(store.layout.manifest, manifest)
     return outcome
-
-
-def _runs(sweep: SweepSpec, cells: list[Cell], planned: dict[int, int]):
-    for cell in cells:
-        yield from sweep.runs(cell, planned[cell.index])
 
 
 def _expected_copies(run: Run) -> float:
@@ -152,65 +149,6 @@ def _batches(runs: list[Run]) -> list[list[Run]]:
             batches.append(batch)
             batch, copies = [], 0.0
     return [*batches, batch] if batch else batches
-
-
-def _precision(sweep: SweepSpec, cell: Cell, planned: int, store: ResultStore):
-    """(values, mean, half-width) of the precision metric over a cell's stored replications.
-
-    Both are NaN if a value is missing; with a single value the half-width is infinite.
-    """
-    assert sweep.precision is not None
-    metric = sweep.precision.metric
-    runs = sweep.runs(cell, planned)
-    values = np.array([store.summary(r)[metric] for r in runs if store.done(r)], dtype=float)
-    if not len(values) or np.isnan(values).any():
-        return values, math.nan, math.nan
-    found = interval(values)
-    return values, found.mean, (found.half_width if found.n >= 2 else math.inf)
-
-
-def _extend(sweep: SweepSpec, cells: list[Cell], planned: dict[int, int], store: ResultStore) -> bool:
-    """Plan more replications for cells short of the precision target; False if none are."""
-    target = sweep.precision
-    assert target is not None
-    batch = target.batch or sweep.replications
-    extended = False
-    for cell in cells:
-        n = planned[cell.index]
-        values, mean, half = _precision(sweep, cell, n, store)
-        if n >= target.max_replications or len(values) < n or np.isnan(values).any():
-            continue  # at the limit, a failed run, or a metric that is undefined here
-        if half <= target.relative_half_width * abs(mean):
-            continue
-        planned[cell.index] = min(target.max_replications, n + batch)
-        extended = True
-    return extended
-
-
-def _cells_table(sweep: SweepSpec, cells: list[Cell], planned: dict[int, int], store: ResultStore) -> pd.DataFrame:
-    """One row per cell: its fields, replications planned and done, and the precision reached."""
-    rows = []
-    for cell in cells:
-        runs = sweep.runs(cell, planned[cell.index])
-        row = {
-            "cell": cell.index,
-            **cell.varied,
-            "replications": planned[cell.index],
-            "done": sum(store.done(r) for r in runs),
-            "failed": sum(store.error(r) is not None for r in runs),
-        }
-        if sweep.precision is not None:
-            _, mean, half = _precision(sweep, cell, planned[cell.index], store)
-            relative = half / abs(mean) if mean else math.nan
-            row.update(
-                metric=sweep.precision.metric,
-                mean=mean,
-                half_width=half,
-                relative_half_width=relative,
-                target_met=bool(relative <= sweep.precision.relative_half_width),
-            )
-        rows.append(row)
-    return pd.DataFrame(rows)
 
 
 def _now() -> str:
@@ -253,4 +191,5 @@ def _manifest(sweep: SweepSpec, cells: int, spec_path: Path, backend_name: str, 
         "replications": sweep.replications,
         "seed": sweep.seed,
         "precision": sweep.precision.model_dump() if sweep.precision else None,
+        "search": sweep.search.model_dump() if sweep.search else None,
     }

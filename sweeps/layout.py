@@ -63,6 +63,11 @@ class Layout:
         return self.folder / "cells.csv"
 
     @property
+    def search(self) -> Path:
+        """A search spec's answers: one row per combination of the other fields."""
+        return self.folder / "search.csv"
+
+    @property
     def failures(self) -> Path:
         return self.folder / "failures.json"
 
@@ -123,4 +128,5 @@ class Layout:
 
     def files(self) -> list[Path]:
         """Every file of the folder but the parts and figures folders."""
-        return [self.runs, self.backlog, self.cells, self.failures, self.manifest, self.spec, *self.derived()]
+        return [self.runs, self.backlog, self.cells, self.search, self.failures, self.manifest, self.spec,
+                *self.derived()]  # fmt: skip

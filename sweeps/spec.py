@@ -24,6 +24,8 @@ from pydantic import (
 
 from pubsub import METRICS, MODEL_VERSION, WALL_CLOCK_METRICS, Scenario
 
+from .search import SearchSpec
+
 SHIPPED = Path(__file__).parent / "specs"
 SCENARIO_FIELDS = set(Scenario.model_fields)
 # Fields that may be None (no limit, no cap): TOML has no null, so a spec writes "none".
@@ -62,6 +64,7 @@ class SweepSpec(BaseModel):
     grid: dict[str, list[Any]] = {}
     together: dict[str, list[Any]] = Field({}, description="fields varied element by element, not crosswise")
     precision: Precision | None = None
+    search: SearchSpec | None = Field(None, description="instead of a grid axis: the value that meets a target")
 
     @field_validator("scenario", "grid", "together")
     @classmethod
@@ -109,15 +112,26 @@ class SweepSpec(BaseModel):
                 raise ValueError(f"precision.metric: {self.precision.metric} is wall-clock, not a simulated result")
             if self.precision.max_replications < self.replications:
                 raise ValueError("precision.max_replications must be at least replications")
+        if self.search is not None:
+            searched = self.search.field
+            for table, name in ((self.scenario, "scenario"), (self.grid, "grid"), (self.together, "together")):
+                if searched in table:
+                    raise ValueError(f"search.field: {searched} is searched, so it cannot also be set in {name}")
+            if self.precision is not None:
+                raise ValueError("search and precision: a search adds replications itself (search.max_replications)")
+            most = self.search.max_replications
+            if most is not None and most < self.replications:
+                raise ValueError(f"search.max_replications ({most}) must be at least replications")
         return self
 
     @property
     def varied(self) -> list[str]:
-        """The fields that differ between cells, in the order the spec gives them."""
-        return [*self.grid, *self.together]
+        """The fields that differ between cells, in the order the spec gives them (the searched one last)."""
+        return [*self.grid, *self.together, *([self.search.field] if self.search else [])]
 
     def cells(self) -> list[Cell]:
-        """Every cell, each with a validated scenario (seed left at 0)."""
+        """Every cell, each with a validated scenario (seed left at 0); with a search, every combination
+        that is searched, its scenario at the searched field's default."""
         rows = [dict(zip(self.together, row)) for row in zip(*self.together.values())] or [{}]
         count = math.prod(len(v) for v in self.grid.values()) * len(rows)
         if count > MAX_CELLS:
@@ -210,7 +224,22 @@ def load(spec: str | Path) -> SweepSpec:
     except ValidationError as error:
         raise SpecError(f"{path}: {_describe(error)}") from None
     try:
-        sweep.cells()
+        cells = sweep.cells()
+        if sweep.search is not None:
+            _check_search_ends(sweep.search, cells)
     except SpecError as error:
         raise SpecError(f"{path}: {error}") from None
     return sweep
+
+
+def _check_search_ends(search: SearchSpec, cells: list[Cell]) -> None:
+    """Every combination must be a valid scenario at both ends of the searched range."""
+    for cell in cells:
+        for end in (search.low, search.high):
+            try:
+                Scenario.model_validate({**cell.scenario.model_dump(), search.field: end})
+            except ValidationError as error:
+                where = ", ".join(f"{k}={v!r}" for k, v in cell.varied.items()) or "every cell"
+                raise SpecError(
+                    f"search: {search.field}={end!r} in cell {where}: {_describe(error, 'scenario')}"
+                ) from None

@@ -10,12 +10,21 @@ import pytest
 
 from pubsub import Scenario, simulate
 from pubsub.intervals import interval
-from pubsub.theory import ecm1_latency, md1_latency, mg1_latency, mm1_latency, mmc_latency, retry_latency
+from pubsub.theory import (
+    ecm1_latency,
+    ecm1_latency_quantile,
+    md1_latency,
+    mg1_latency,
+    mm1_latency,
+    mmc_latency,
+    mmc_latency_quantile,
+    retry_latency,
+)
 from tests.conftest import replicate, report, seeds_for
 
 REPLICATIONS = 12
 LOADS = [0.5, 0.85]
-CASES = 16
+CASES = 18
 CONFIDENCE = 1 - 0.05 / CASES
 
 
@@ -25,8 +34,8 @@ def run_length(rho: float) -> dict:
     return {"duration": duration, "warmup": duration / 10}
 
 
-def check(case: str, expected: float, **fields) -> None:
-    values = replicate("latency_mean", seeds_for(case, REPLICATIONS), **fields)
+def check(case: str, expected: float, metric: str = "latency_mean", **fields) -> None:
+    values = replicate(metric, seeds_for(case, REPLICATIONS), **fields)
     mean, _, _, low, high = interval(values, CONFIDENCE)
     report(case, values, CONFIDENCE, expected)
     assert low <= expected <= high, f"{case}: {mean:.4f} [{low:.4f}, {high:.4f}] vs {expected:.4f}"
@@ -93,6 +102,22 @@ def test_ecm1_round_robin_group(rho, c):
         group_size=c,
         dispatch="round-robin",
         **run_length(rho),
+    )
+
+
+@pytest.mark.parametrize("dispatch", ["shared", "round-robin"])
+def test_the_p99_of_a_group_of_three_at_rho_0_7(dispatch):
+    """The whole sojourn distribution, not just its mean: M/M/3's mixture, and E_3/M/1's exponential."""
+    quantile = mmc_latency_quantile if dispatch == "shared" else ecm1_latency_quantile
+    check(
+        f"p99 {'M/M/3 shared' if dispatch == 'shared' else 'E_3/M/1 round-robin'} rho=0.7",
+        quantile(2.1, 1.0, 3, 0.99),
+        metric="latency_p99",
+        publish_rate=2.1,
+        group_size=3,
+        dispatch=dispatch,
+        duration=10_000.0,
+        warmup=1000.0,
     )
 
 
