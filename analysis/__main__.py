@@ -1,13 +1,14 @@
-"""python -m analysis report <results>/<name> [--slo-p99 SECONDS]"""
+"""python -m analysis report <results>/<name> [--slo-p99 SECONDS]
+
+The report's modules (pandas, matplotlib, seaborn) are imported once a report is asked
+for, so that `--help` and argument errors come at once.
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
 from pathlib import Path
-
-from . import report
-from .results import StaleResults, load
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -17,6 +18,10 @@ def main(argv: list[str] | None = None) -> int:
     rep.add_argument("folder", type=Path, help="a sweep's results folder, e.g. results/default")
     rep.add_argument("--slo-p99", type=float, help="p99 latency target in seconds (default: 10 mean service times)")
     args = parser.parse_args(argv)
+
+    from . import report
+    from .results import StaleResults, load
+
     try:
         results = load(args.folder)
     except (FileNotFoundError, StaleResults) as error:

@@ -5,9 +5,15 @@ result = simulate(Scenario(publish_rate=0.8, group_size=2, dispatch="shared"))
 result.summary["latency_p99"]
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from .metric_info import COUNT_METRICS, METRIC_INFO, METRICS, WALL_CLOCK_METRICS, MetricInfo
 from .scenario import Scenario
-from .simulation import Result, simulate
+
+if TYPE_CHECKING:
+    from .simulation import Result, simulate
 
 # Bump whenever a change alters what simulate returns for some scenario (and regenerate
 # tests/pubsub/golden.json in the same commit): stored sweep results are keyed by it.
@@ -27,3 +33,12 @@ __all__ = [
     "Scenario",
     "simulate",
 ]
+
+
+def __getattr__(name: str):
+    # The model (asimpy, numpy) loads on first use: describing scenarios and metrics needs neither.
+    if name in ("Result", "simulate"):
+        from . import simulation
+
+        return getattr(simulation, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from .consumer import Consumer
 from .mailbox import Mailbox
@@ -15,6 +15,9 @@ from .rebalance import Rebalancer
 from .recorder import Recorder
 from .scaling import Scaler
 from .subscription import Subscription
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def summarize(
@@ -137,6 +140,8 @@ def _drain_time(subscription: Subscription, start: float, length: float, duratio
 
 def backlog_series(subscriptions: Sequence[Subscription], interval: float, duration: float) -> pd.DataFrame:
     """Copies waiting in each mailbox, sampled every `interval` seconds from 0 to `duration`."""
+    import pandas as pd  # only when a backlog frame is built: `import pubsub` stays light
+
     times = interval * np.arange(math.floor(duration / interval + 1e-9) + 1)
     owners = [(s.name, m) for s in subscriptions for m in s.mailboxes]
     # A single mailbox logs its times in order, so no sorting is needed here.

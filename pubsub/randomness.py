@@ -15,7 +15,6 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 import numpy as np
-from scipy.optimize import brentq
 
 from .load import LoadProfile
 from .scenario import KEYED
@@ -100,6 +99,8 @@ def thinned(candidates: Iterator[float], profile: LoadProfile, rng: np.random.Ge
 
 def time_changed(profile: LoadProfile, rate: float, phase: float) -> Iterator[float]:
     """Fixed arrivals under a profile: the k-th (from 0) at the t where rate × ∫₀ᵗ f = phase + k."""
+    from scipy.optimize import brentq  # here, not at the top: `import pubsub` stays light
+
     t, k = 0.0, 0
     while True:
         target = (phase + k) / rate

@@ -5,8 +5,8 @@ from __future__ import annotations
 import itertools
 import time
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-import pandas as pd
 from asimpy import Environment
 
 from . import randomness as rnd
@@ -27,6 +27,9 @@ from .scenario import Scenario
 from .subscription import Subscription
 from .trace import Trace
 from .work import Work
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 @dataclass

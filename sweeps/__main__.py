@@ -1,14 +1,15 @@
-"""python -m sweeps run SPEC | list | status SPEC"""
+"""python -m sweeps run SPEC | list | where SPEC | status SPEC
+
+Only `run` imports the driver (pandas, pyarrow, Dask): the other commands start at once.
+"""
 
 from __future__ import annotations
 
 import argparse
+import csv
 import sys
 from pathlib import Path
 
-import pandas as pd
-
-from .driver import SweepError, run_sweep
 from .layout import Layout
 from .spec import SHIPPED, SpecError, load, resolve
 from .store import ResultStore
@@ -43,8 +44,13 @@ def parser() -> argparse.ArgumentParser:
 
 
 def cmd_run(args) -> int:
+    from . import driver
+
     sweep = load(args.spec)
-    outcome = run_sweep(sweep, resolve(args.spec), args.results, args.workers, args.dask, args.fresh)
+    try:
+        outcome = driver.run_sweep(sweep, resolve(args.spec), args.results, args.workers, args.dask, args.fresh)
+    except driver.SweepError as error:
+        return fail(error)
     done = len(outcome.runs)
     print(f"{sweep.name}: {done} runs stored in {outcome.folder} ({outcome.computed} computed now)")
     if outcome.interrupted:
@@ -77,7 +83,8 @@ def cmd_status(args) -> int:
     cells_csv = store.layout.cells
     planned: dict[int, int] = {}
     if cells_csv.exists():
-        planned = dict(pd.read_csv(cells_csv)[["cell", "replications"]].itertuples(index=False))
+        with cells_csv.open(newline="") as rows:
+            planned = {int(row["cell"]): int(row["replications"]) for row in csv.DictReader(rows)}
     totals = {"done": 0, "failed": 0, "pending": 0}
     print(f"{sweep.name} in {store.folder}")
     for cell in sweep.cells():
@@ -95,14 +102,18 @@ def cmd_status(args) -> int:
     return 0
 
 
+def fail(error: Exception) -> int:
+    print(f"error: {error}", file=sys.stderr)
+    return 2
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         commands = {"run": cmd_run, "list": cmd_list, "where": cmd_where, "status": cmd_status}
         return commands[args.command](args)
-    except (SpecError, SweepError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    except SpecError as error:
+        return fail(error)
 
 
 if __name__ == "__main__":

@@ -12,7 +12,6 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, get_args
 
-import numpy as np
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -151,6 +150,8 @@ class SweepSpec(BaseModel):
 
     def seed_for(self, replication: int) -> int:
         """Replication r's seed, shared by every cell (common random numbers)."""
+        import numpy as np  # here: `python -m sweeps list` has no seeds to draw
+
         return int(np.random.SeedSequence([self.seed, replication]).generate_state(1)[0])
 
     def runs(self, cell: Cell, count: int) -> list[Run]:

@@ -1,20 +1,23 @@
-"""A sweep's stored runs: one file per finished run, consolidated into Parquet tables."""
+"""A sweep's stored runs: one file per finished run, consolidated into Parquet tables.
+
+Which runs are stored is a matter of file names (all `python -m sweeps status` asks);
+pyarrow and pandas are imported only by the methods that read the files.
+"""
 
 from __future__ import annotations
 
 import json
 import shutil
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
-import pyarrow as pa
+from typing import TYPE_CHECKING, Any
 
 from pubsub import METRIC_INFO, Scenario
 
 from .layout import Layout, write_atomically
 from .spec import Run
-from .task import SUMMARY_KEY, decode_part
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def scenario_dtypes() -> dict[str, str]:
@@ -88,6 +91,10 @@ class ResultStore:
         write_atomically(self.errors_dir / f"{run.key}.json", lambda p: p.write_text(json.dumps(record)))
 
     def summary(self, run: Run) -> dict[str, Any]:
+        import pyarrow as pa
+
+        from .task import SUMMARY_KEY
+
         with pa.memory_map(str(self._part(run))) as source:  # the schema holds it: no need to read the data
             return json.loads(pa.ipc.open_file(source).schema.metadata[SUMMARY_KEY])
 
@@ -98,6 +105,11 @@ class ResultStore:
 
     def consolidate(self, runs: list[Run], varied: list[str]) -> pd.DataFrame:
         """Write runs.parquet and backlog.parquet from the stored runs among `runs`, in cell order."""
+        import pandas as pd
+        import pyarrow as pa
+
+        from .task import SUMMARY_KEY, decode_part
+
         finished = sorted((r for r in runs if self.done(r)), key=lambda r: (r.cell.index, r.replication))
         tables = [decode_part(self._part(r)) for r in finished]
         rows = [

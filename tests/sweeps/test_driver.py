@@ -12,6 +12,7 @@ from pathlib import Path
 import pandas as pd
 
 import sweeps.__main__ as cli
+import sweeps.driver as driver
 from pubsub import METRICS, WALL_CLOCK_METRICS, Scenario
 from sweeps import load, run_sweep
 from tests.sweeps import failing
@@ -111,7 +112,7 @@ def test_an_old_error_never_outlives_a_success(write_spec, results):
 
 
 def test_cli_exits_nonzero_with_a_short_summary_when_runs_fail(write_spec, results, monkeypatch, capsys):
-    monkeypatch.setattr(cli, "run_sweep", partial(run_sweep, task=failing.crash_one_cell_kind, progress=False))
+    monkeypatch.setattr(driver, "run_sweep", partial(run_sweep, task=failing.crash_one_cell_kind, progress=False))
     code = cli.main(["run", str(write_spec()), "--results", str(results), "--workers", "2"])
     err = capsys.readouterr().err
     assert code == 1
