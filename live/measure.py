@@ -77,6 +77,7 @@ def summarize(log: Log) -> dict[str, float]:
                     in_flight_final += 1
 
     firsts_array = np.array(firsts, dtype=float).reshape(-1, 3)
+    utilization, busiest = _utilization(log, s.topics * s.subscribers * s.group_size)
     metrics: dict[str, float] = {
         **counts,
         "dropped": 0,
@@ -85,7 +86,8 @@ def summarize(log: Log) -> dict[str, float]:
         **latency_metrics(firsts_array[:, 0], firsts_array[:, 1], firsts_array[:, 2], warmup),
         **backlog_metrics(np.sort(entered), np.sort(left), warmup, end),
         "throughput": throughput(firsts_array[:, 2], warmup, end),
-        "utilization": _utilization(log, s.topics * s.subscribers * s.group_size),
+        "utilization": utilization,
+        "utilization_max": busiest,
         # Groups on the broker are fixed (autoscaling is refused): consumers cost their size × the window.
         "consumer_seconds": s.topics * s.subscribers * s.group_size * (end - warmup),
         "group_size_mean": float(s.group_size),
@@ -128,11 +130,14 @@ def _waiting(
     return intervals
 
 
-def _utilization(log: Log, consumers: int) -> float:
+def _utilization(log: Log, consumers: int) -> tuple[float, float]:
+    """The consumers' utilization, and the busiest one's, over the measured window."""
     s, at = log.scenario, log.model_time
-    busy = 0.0
+    busy: dict[tuple[int, int, int], float] = {}
     for a in log.attempts:
         start = max(at(a.taken), s.warmup)
         stop = min(at(a.ended) if not math.isnan(a.ended) else s.duration, s.duration)
-        busy += max(0.0, stop - start)
-    return busy / (consumers * (s.duration - s.warmup))
+        who = (a.topic, a.subscription, a.consumer)
+        busy[who] = busy.get(who, 0.0) + max(0.0, stop - start)
+    window = s.duration - s.warmup
+    return sum(busy.values()) / (consumers * window), max(busy.values(), default=0.0) / window

@@ -53,6 +53,9 @@ METRIC_INFO: dict[str, MetricInfo] = {
     "backlog_max": MetricInfo("count", "copies", "largest number of copies waiting, after warm-up"),
     "throughput": MetricInfo("float", "copies/s", "first successful completions per second, after warm-up"),
     "utilization": MetricInfo("float", "fraction", "fraction of the consumers' running time spent busy, after warm-up"),
+    "utilization_max": MetricInfo(
+        "float", "fraction", "the busiest consumer's utilization: what key skew or uneven partitions overload"
+    ),
     "consumer_seconds": MetricInfo(
         "float", "consumer·s", "consumers running (busy or not), integrated over the measured window: the cost"
     ),

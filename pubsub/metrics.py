@@ -108,16 +108,20 @@ def group_metrics(
         consumer_seconds = len(consumers) * window  # a fixed group: exactly size × window
     else:
         consumer_seconds = sum(max(0.0, min(c.stopped_at, duration) - max(c.started_at, warmup)) for c in consumers)
-    busy = sum(c.busy_time for c in consumers)
     # Attempts still running when the run stopped count up to its end.
     # (Up to none, for an attempt that would only have started after the end.)
-    busy += sum(max(0.0, duration - max(c.busy_since, warmup)) for c in consumers if c.busy)
+    running_on = [max(0.0, duration - max(c.busy_since, warmup)) if c.busy else 0.0 for c in consumers]
+    busy = sum(c.busy_time for c in consumers) + sum(running_on)
+    each = [c.busy_time + extra for c, extra in zip(consumers, running_on)]
+    running = [max(0.0, min(c.stopped_at, duration) - max(c.started_at, warmup)) for c in consumers]
+    busiest = max((b / r for b, r in zip(each, running) if r > 0), default=math.nan)
     largest = 0
     for s in subscriptions:
         in_effect = [size for at, size in s.sizes if at <= warmup][-1:]  # the size at the start of the window
         largest = max(largest, *in_effect, *(size for at, size in s.sizes if warmup < at <= duration))
     return {
         "utilization": busy / consumer_seconds,
+        "utilization_max": busiest,
         "consumer_seconds": consumer_seconds,
         "group_size_mean": consumer_seconds / (window * len(subscriptions)),
         "group_size_max": largest,
