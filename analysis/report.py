@@ -11,6 +11,7 @@ import pandas as pd
 
 from sweeps.layout import write_atomically as _write
 
+from . import answers as answering
 from . import figures, live, stats
 from .results import Results
 
@@ -42,6 +43,9 @@ CAPTIONS = {
     "partitions": "Mean and p99 latency (log scales) against group size, one line per partition count; bands "
     "are 95% intervals. Past the partition count extra consumers own nothing; where the count does not divide "
     "evenly, the consumers owning one partition more carry more load and set the tail.",
+    "hot_keys": "p99 latency, the busiest consumer's utilization and the group's mean utilization against the key "
+    "skew, one line per number of keys; bands are 95% intervals. With key-hash dispatch a key always goes to the "
+    "same consumer, so a hot key's owner saturates (utilization 1) while the others idle.",
     "prefetch": "Mean and p99 latency against the prefetch limit (RabbitMQ basic.qos), one line per service-time "
     "variability; bands are 95% intervals. Prefetch 1 is plain competing consumers.",
     "batching": "Throughput, mean and p99 latency against the largest batch a consumer takes, one line per fixed "
@@ -55,6 +59,14 @@ CAPTIONS = {
     "p99 interval lies wholly below the target.",
     "scaling_over_time": "Consumers running and copies waiting over simulated time for representative cells "
     "(replications thin, their mean thick).",
+    "answer": "The p99 latency of each group size, one line per setting of the main other field, one panel per "
+    "setting of the rest; bars are 95% intervals over replications. The dashed line is the target; the ring marks "
+    "the smallest group whose whole interval lies below it.",
+    "one_more_consumer": "How much the p99 falls when one consumer is added, computed replication by replication "
+    "(every cell shares its seeds), with 95% paired intervals, for groups that already keep up with the load. "
+    "Near zero, a consumer more buys nothing.",
+    "dispatch": "One dispatch policy's p99 over the other's for the same group, load and seeds, with 95% intervals "
+    "of the per-replication ratio; only groups that keep up with the load.",
     "theory": "Each cell with a closed form (M/M/1, M/M/c for shared groups, M/D/1, E_c/M/1 for round-robin "
     "groups): simulated mean latency with its 95% interval against theory. About one interval in twenty "
     "misses by chance, and cells that share seeds tend to miss on the same side together.",
@@ -121,10 +133,59 @@ def _scaling_section(summary: pd.DataFrame, backlog: pd.DataFrame, layout, slo_p
 """
 
 
-def _capacity_text(answer: pd.DataFrame) -> str:
+def _capacity_section(
+    results: Results, runs: pd.DataFrame, summary: pd.DataFrame, comparisons: pd.DataFrame, answer: pd.DataFrame, layout
+) -> str:
+    """The answer first: a sentence, the metric against group size with the answer marked, what one more
+    consumer buys, and dispatch against dispatch; the table behind them folded."""
     if answer.empty:
-        return "<p><em>The sweep does not vary group size, so there is no capacity answer.</em></p>"
-    return _table(answer.rename(columns={"answer": "smallest group meeting the target"}))
+        return ""
+    others = [f for f in results.varied if f != "group_size"]
+    target = float(answer["slo_p99"].iloc[0])
+    same_target = answer["slo_p99"].nunique() == 1
+    drawn = {}
+    if same_target:
+        drawn["answer"] = answering.answer_figure(summary, answer, others, target, layout.figures)
+        sentence = answering.answer_sentence(answer, others, target)
+    else:
+        sentence = "The target differs between cells (ten mean service times each): see the table."
+    drawn["one_more_consumer"] = answering.one_more_consumer_figure(comparisons, summary, others, layout.figures)
+    ratios = answering.dispatch_ratios(runs, results.varied)
+    not_dispatch = [f for f in results.varied if f != "dispatch"]
+    drawn["dispatch"] = answering.dispatch_figure(ratios, summary, not_dispatch, layout.figures)
+    shown = answer.rename(columns={"answer": "smallest group meeting the target"})
+    how = "searched" if "search" in results.spec else "swept"
+    return f"""<h2>How many consumers are enough?</h2>
+<p class="answer">{html.escape(sentence)}</p>
+{"".join(_figure(name, path) for name, path in drawn.items() if path is not None)}
+<details><summary>The answer per setting ({how}), with the p99 interval at it</summary>
+{_table(shown)}</details>
+"""
+
+
+def _pairs_that_matter(comparisons: pd.DataFrame, summary: pd.DataFrame, varied: list[str]) -> pd.DataFrame:
+    """p99 comparisons only, and between group sizes only from a group that keeps up with its load."""
+    if comparisons.empty:
+        return comparisons
+    shown = comparisons[comparisons["metric"] == "latency_p99"]
+    if "group_size" in varied and "rho" in summary:
+        others = [f for f in varied if f != "group_size"]
+        load = summary.set_index([*others, "group_size"])["rho"]
+        sizes = shown["field"] == "group_size"
+        keeps_up = [
+            not size or load.get((*row[others], row["from"]), 0.0) < 1.0
+            for size, (_, row) in zip(sizes, shown.iterrows())
+        ]
+        shown = shown[keeps_up]
+    return shown
+
+
+def _search_answer(results: Results) -> pd.DataFrame:
+    """A search's answers (search.csv) in the capacity table's form."""
+    found = pd.read_csv(results.layout.search)
+    others = [c for c in results.varied if c in found and c != found["field"].iloc[0]]
+    shown = [*others, "slo_p99", "answer", "at_mean", "at_ci_low", "at_ci_high", "beside_value", "beside_ci_low"]
+    return found.assign(slo_p99=found["below"])[[*shown, "runs", "note"]]
 
 
 def _figure(name: str, path: Path) -> str:
@@ -177,7 +238,11 @@ def build(results: Results, slo_p99: float | None = None) -> Path:
         stale.unlink()
     summary = stats.summarize(runs, varied)
     comparisons = pd.concat([stats.paired(runs, varied, f) for f in ("group_size", "dispatch")], ignore_index=True)
-    answer = stats.capacity(summary, varied, slo_p99, results.planned("group_size"))
+    searched = results.layout.search.exists() and results.spec.get("search", {}).get("field") == "group_size"
+    if searched:
+        answer = _search_answer(results)
+    else:
+        answer = stats.capacity(summary, varied, slo_p99, results.planned("group_size"))
     _write(layout.summary_csv, lambda p: summary.to_csv(p, index=False))
     _write(layout.summary_parquet, lambda p: summary.to_parquet(p, index=False))
     _write(layout.paired, lambda p: comparisons.to_csv(p, index=False))
@@ -185,11 +250,10 @@ def build(results: Results, slo_p99: float | None = None) -> Path:
     drawn = figures.draw_all(runs, summary, results.backlog(), varied, layout.figures) if len(runs) else {}
     real = _simulated_vs_real(results)
     scaling = _scaling_section(summary, results.backlog(), layout, slo_p99) if "autoscale" in varied else ""
-    target = f"{slo_p99:g} s" if slo_p99 is not None else "ten mean service times"
-    capacity = f"""<h2>How many consumers are enough?</h2>
-<p>For each setting of the other varied fields, the smallest group whose p99 latency interval lies wholly below
-the target ({target}).</p>
-{_capacity_text(answer)}"""
+    capacity = (
+        _capacity_section(results, runs, summary, comparisons, answer, layout) if len(runs) and not scaling else ""
+    )
+    shown_pairs = _pairs_that_matter(comparisons, summary, varied)
 
     failed = ""
     if results.failures:
@@ -215,17 +279,18 @@ intervals are two-sided 95% Student-t intervals over replications.</p>
 <h2>Figures</h2>
 {"".join(_figure(name, path) for name, path in drawn.items()) or "<p><em>No figure applies to this sweep.</em></p>"}
 {real}
-<h2>Paired comparisons</h2>
-<p>Replication r of every cell shares its seed, so neighbouring group sizes (and dispatch policies) are compared
-run by run: the paired interval is usually much narrower than combining the two cells' own intervals
-(last two columns: half-widths).</p>
-{_table(comparisons)}
-<h2>Every cell</h2>
-{_table(_with_interval(summary, varied))}
-<h2>The spec</h2>
-<pre>{html.escape(spec_text)}</pre>
-<h2>Environment</h2>
-{_table(manifest)}
+<h2>Tables</h2>
+<details><summary>Paired comparisons of p99 between neighbouring group sizes and dispatch policies
+({len(shown_pairs)} rows; every metric in paired.csv)</summary>
+<p>Replication r of every cell shares its seed, so neighbours are compared run by run: the paired interval is
+usually much narrower than combining the two cells' own intervals (last two columns: half-widths).</p>
+{_table(shown_pairs)}</details>
+<details><summary>Every cell ({summary.shape[0]} rows; also summary.csv)</summary>
+{_table(_with_interval(summary, varied))}</details>
+<details><summary>The spec</summary>
+<pre>{html.escape(spec_text)}</pre></details>
+<details><summary>Environment</summary>
+{_table(manifest)}</details>
 </body></html>
 """
     path = layout.report

@@ -31,8 +31,10 @@ class Results:
 
     @property
     def varied(self) -> list[str]:
-        """The fields the sweep varied: its grid and `together` keys, else any scenario field that differs."""
-        keys = [*self.spec.get("grid", {}), *self.spec.get("together", {})]
+        """The fields the sweep varied: its grid and `together` keys and the searched field, else any scenario
+        field that differs."""
+        searched = [self.spec["search"]["field"]] if "search" in self.spec else []
+        keys = [*self.spec.get("grid", {}), *self.spec.get("together", {}), *searched]
         if keys:
             return keys
         fields = [f for f in Scenario.model_fields if f != "seed" and f in self.runs]

@@ -68,7 +68,8 @@ def cmd_run(args) -> int:
 def cmd_list(args) -> int:
     for path in sorted(SHIPPED.glob("*.toml")):
         sweep = load(path)
-        print(f"{path.stem:<16} {len(sweep.cells()):>4} cells × {sweep.replications} reps  {sweep.description}")
+        what = "searches" if sweep.search is not None else "cells"
+        print(f"{path.stem:<16} {len(sweep.cells()):>4} {what} × {sweep.replications} reps  {sweep.description}")
     return 0
 
 
@@ -82,12 +83,16 @@ def cmd_status(args) -> int:
     store = ResultStore(args.results / sweep.name)
     cells_csv = store.layout.cells
     planned: dict[int, int] = {}
+    rows: list[dict] = []
     if cells_csv.exists():
-        with cells_csv.open(newline="") as rows:
-            planned = {int(row["cell"]): int(row["replications"]) for row in csv.DictReader(rows)}
+        with cells_csv.open(newline="") as lines:
+            rows = list(csv.DictReader(lines))
+        planned = {int(row["cell"]): int(row["replications"]) for row in rows}
     totals = {"done": 0, "failed": 0, "pending": 0}
     print(f"{sweep.name} in {store.folder}")
-    for cell in sweep.cells():
+    # A search's cells are those it has probed so far, as its last run wrote them.
+    cells = sweep.cells() if sweep.search is None else [sweep.probed(row) for row in rows]
+    for cell in cells:
         n = max(planned.get(cell.index, 0), sweep.replications)
         runs = sweep.runs(cell, n)
         done = sum(store.done(r) for r in runs)
@@ -98,6 +103,8 @@ def cmd_status(args) -> int:
         totals["pending"] += pending
         fields = " ".join(f"{k}={v}" for k, v in cell.varied.items())
         print(f"  cell {cell.index:>3} {fields:<50} {done}/{n} done" + (f", {failed} failed" if failed else ""))
+    if sweep.search is not None and not rows:
+        print(f"  nothing probed yet: the search picks its cells as it runs ({len(sweep.cells())} to search)")
     print(f"total: {totals['done']} done, {totals['failed']} failed, {totals['pending']} pending")
     return 0
 

@@ -8,10 +8,9 @@ from collections.abc import Iterator
 import numpy as np
 import pandas as pd
 
-from pubsub import Scenario
 from pubsub.intervals import interval
 
-from .search import IntegerSearch, RateSearch, SearchSpec, describe, make_search, verdict
+from .search import IntegerSearch, RateSearch, describe, make_search, verdict
 from .spec import Cell, Run, SweepSpec
 from .store import ResultStore
 
@@ -106,10 +105,12 @@ PROBES = 1000  # cell indices per combination of a rate search: more probes than
 class Combination:
     """One search: a combination of the grid's fields, the cells probed so far, and what they showed."""
 
-    def __init__(self, index: int, base: Cell, spec: SearchSpec):
+    def __init__(self, index: int, base: Cell, sweep: SweepSpec):
+        assert sweep.search is not None
         self.index = index
         self.base = base
-        self.spec = spec
+        self.sweep = sweep
+        self.spec = spec = sweep.search
         self.search: IntegerSearch | RateSearch = make_search(spec, base.scenario)
         self.probes: dict[float, Cell] = {}
         self.why: str | None = None  # set when the search cannot go on
@@ -121,9 +122,7 @@ class Combination:
             spec = self.spec
             offset = int(value - spec.low) if isinstance(self.search, IntegerSearch) else len(self.probes)
             span = int(spec.high - spec.low) + 1 if isinstance(self.search, IntegerSearch) else PROBES
-            varied = {**self.base.varied, spec.field: value}
-            scenario = Scenario.model_validate({**self.base.scenario.model_dump(), spec.field: value})
-            self.probes[value] = Cell(self.index * span + offset, varied, scenario)
+            self.probes[value] = self.sweep.probe(self.base, value, self.index * span + offset)
         return self.probes[value]
 
 
@@ -140,7 +139,7 @@ class SearchPlan:
         self.sweep = sweep
         self.spec = sweep.search
         self.most = self.spec.max_replications or sweep.replications
-        self.combinations = [Combination(i, base, self.spec) for i, base in enumerate(sweep.cells())]
+        self.combinations = [Combination(i, base, sweep) for i, base in enumerate(sweep.cells())]
         self.planned: dict[int, int] = {}
         for combination in self.combinations:
             for value in combination.search.first():

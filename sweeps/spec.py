@@ -23,7 +23,7 @@ from pydantic import (
 
 from pubsub import METRICS, MODEL_VERSION, WALL_CLOCK_METRICS, Scenario
 
-from .search import SearchSpec
+from .search import SearchSpec, value_of
 
 SHIPPED = Path(__file__).parent / "specs"
 SCENARIO_FIELDS = set(Scenario.model_fields)
@@ -147,6 +147,21 @@ class SweepSpec(BaseModel):
                 raise SpecError(f"cell {where}: {_describe(error, 'scenario')}") from None
             cells.append(Cell(index, varied, scenario))
         return cells
+
+    def probe(self, base: Cell, value: Any, index: int) -> Cell:
+        """A search's cell: combination `base` with the searched field at `value` (a grid's cell, if it had one)."""
+        assert self.search is not None
+        varied = {**base.varied, self.search.field: value}
+        return Cell(index, varied, Scenario.model_validate({**base.scenario.model_dump(), self.search.field: value}))
+
+    def probed(self, row: dict[str, str]) -> Cell:
+        """The search cell that a row of cells.csv describes."""
+        assert self.search is not None
+        field = self.search.field
+        for base in self.cells():
+            if all(str(v) == row[k] for k, v in base.varied.items()):
+                return self.probe(base, value_of(field, row[field]), int(row["cell"]))
+        raise SpecError(f"cells.csv names cell {row['cell']}, which this spec does not search: was the spec changed?")
 
     def seed_for(self, replication: int) -> int:
         """Replication r's seed, shared by every cell (common random numbers)."""

@@ -13,7 +13,16 @@ import pytest
 from analysis import report
 from analysis.results import load
 
-FIGURES = {"latency_vs_load", "backlog_over_time", "ack_costs", "throughput_utilization", "theory"}
+FIGURES = {
+    "answer",
+    "one_more_consumer",
+    "dispatch",
+    "latency_vs_load",
+    "backlog_over_time",
+    "ack_costs",
+    "throughput_utilization",
+    "theory",
+}
 
 
 @pytest.fixture(scope="module")
