@@ -1,10 +1,12 @@
 """Figures are written and not blank; the report is self-contained and names failed runs."""
 
 import json
+import math
 import re
 import shutil
 import subprocess
 import sys
+from html.parser import HTMLParser
 
 import matplotlib.image
 import pandas as pd
@@ -12,6 +14,7 @@ import pytest
 
 from analysis import report
 from analysis.results import load
+from sweeps.layout import Layout
 
 FIGURES = {
     "answer",
@@ -88,7 +91,13 @@ def test_cli_writes_the_report_and_refuses_a_missing_folder(mini_results, tmp_pa
         text=True,
     )
     assert done.returncode == 0 and "report.html" in done.stdout
-    assert "5 s" in (mini_results / "report.html").read_text()
+    assert "below\nthe target (5 s)" in (mini_results / "report.html").read_text()
+    capacity = pd.read_csv(mini_results / "capacity.csv", dtype={"answer": str})
+    assert (capacity["slo_p99"] == 5.0).all()
+    summary = pd.read_csv(mini_results / "summary.csv")
+    assert {(r.publish_rate, r.dispatch, r.failure_prob): r.answer for r in capacity.itertuples()} == (
+        expected_capacity(summary, 5.0)
+    )
     missing = subprocess.run(
         [sys.executable, "-m", "analysis", "report", str(tmp_path / "nothing")], capture_output=True, text=True
     )
@@ -120,3 +129,111 @@ def test_results_from_an_older_model_are_refused_with_what_to_do(mini_results, t
     assert main(["report", str(old)]) == 2
     err = capsys.readouterr().err
     assert "consumer_seconds" in err and "run the sweep again" in err
+
+
+class Tables(HTMLParser):
+    """Every table of a page, as rows of cell texts, under the heading (h2) it follows."""
+
+    def __init__(self, page: str):
+        super().__init__()
+        self.tables: dict[str, list[list[str]]] = {}
+        self._heading: str | None = None
+        self._text: list[str] | None = None
+        self._row: list[str] | None = None
+        self.feed(page)
+
+    def handle_starttag(self, tag, attrs):
+        if tag in ("h2", "td", "th"):
+            self._text = []
+        elif tag == "tr":
+            self._row = []
+        elif tag == "table":
+            self.tables[self._heading or ""] = []
+
+    def handle_endtag(self, tag):
+        if tag == "h2":
+            self._heading = "".join(self._text or [])
+        elif tag in ("td", "th") and self._row is not None:
+            self._row.append("".join(self._text or []))
+        elif tag == "tr" and self._row is not None:
+            self.tables[self._heading or ""].append(self._row)
+            self._row = None
+        if tag in ("h2", "td", "th"):
+            self._text = None
+
+    def handle_data(self, data):
+        if self._text is not None:
+            self._text.append(data)
+
+
+def shown(value) -> str:
+    """A number as the report prints it: four significant digits, NaN as a dash."""
+    if isinstance(value, float):
+        return "–" if math.isnan(value) else f"{value:.4g}"
+    return str(value)
+
+
+def table_of(page: str, heading: str) -> pd.DataFrame:
+    rows = Tables(page).tables[heading]
+    return pd.DataFrame(rows[1:], columns=rows[0])
+
+
+def test_every_cell_table_shows_the_numbers_of_summary_csv(built, mini_results):
+    page = built.read_text()
+    table = table_of(page, "Every cell").set_index("cell")
+    summary = pd.read_csv(mini_results / "summary.csv").set_index("cell")
+    assert sorted(table.index.astype(int)) == sorted(summary.index)
+    checked = 0
+    for cell, row in summary.iterrows():
+        html_row = table.loc[str(cell)]
+        assert html_row["rho"] == shown(row["rho"]) and html_row["replications"] == str(row["replications"])
+        for metric, label in report.SHOWN:
+            if label not in table:
+                continue
+            mean, low, high = (row[f"{metric}_{part}"] for part in ("mean", "ci_low", "ci_high"))
+            expected = shown(mean) if math.isnan(low) else f"{shown(mean)} [{shown(low)}, {shown(high)}]"
+            assert html_row[label] == expected, (cell, metric)
+            checked += 1
+    assert {"mean latency (s)", "p99 latency (s)", "throughput (msg/s)", "utilization"} <= set(table.columns)
+    assert checked >= 24 * 4
+
+
+def expected_capacity(summary: pd.DataFrame, target: float) -> dict[tuple, str]:
+    """The smallest group size whose p99 interval lies wholly below `target`, from summary.csv directly."""
+    answers = {}
+    for key, group in summary.groupby(["publish_rate", "dispatch", "failure_prob"]):
+        highs = group.set_index("group_size")["latency_p99_ci_high"].sort_index()
+        meeting = highs[highs < target]
+        answers[key] = str(meeting.index[0]) if len(meeting) else "none in the sweep"
+    return answers
+
+
+@pytest.mark.parametrize("slo", [None, 60.0])
+def test_capacity_table_shows_capacity_csv_and_the_answer_follows_the_slo(mini_results, tmp_path, monkeypatch, slo):
+    folder = tmp_path / "mini"
+    shutil.copytree(mini_results, folder)
+    monkeypatch.setattr(report.figures, "draw_all", lambda *args: {})  # the figures do not depend on the target
+    page = report.build(load(folder), slo).read_text()
+    target = 10.0 if slo is None else slo  # default: ten mean service times of 1 s
+    sentence = re.search(r"lies wholly below\s+the target \(([^)]*)\)", page).group(1)
+    assert sentence == ("ten mean service times" if slo is None else f"{slo:g} s")
+
+    capacity = pd.read_csv(Layout(folder).capacity, dtype={"answer": str})
+    summary = pd.read_csv(folder / "summary.csv")
+    expected = expected_capacity(summary, target)
+    got = {(r.publish_rate, r.dispatch, r.failure_prob): r.answer for r in capacity.itertuples()}
+    assert got == expected
+    assert (capacity["slo_p99"] == target).all()
+
+    table = table_of(page, "How many consumers are enough?")
+    columns = ["publish_rate", "dispatch", "failure_prob", "slo_p99", "answer", "latency_p99_mean",
+               "latency_p99_ci_high"]  # fmt: skip
+    assert list(table.columns) == [c if c != "answer" else "smallest group meeting the target" for c in columns]
+    assert table.values.tolist() == [[shown(v) for v in row] for row in capacity[columns].itertuples(index=False)]
+
+
+def test_the_slo_makes_a_difference_to_the_capacity_answer(mini_results):
+    """The sweep's cells meet a loose target and miss a tight one, so the tests above see the answer move."""
+    summary = pd.read_csv(mini_results / "summary.csv")
+    loose, default, tight = (expected_capacity(summary, target) for target in (60.0, 10.0, 5.0))
+    assert len({loose[k] for k in loose}) > 1 and loose != default != tight

@@ -82,6 +82,18 @@ SCENARIOS = [
         duration=2000.0,
         seed=11,
     ),
+    # Round-robin with acknowledgments: where a redelivery goes (back to its own consumer) shows in latency.
+    dict(
+        publish_rate=1.8,
+        group_size=3,
+        dispatch="round-robin",
+        ack=True,
+        ack_timeout=2.0,
+        failure_prob=0.2,
+        max_deliveries=4,
+        duration=2000.0,
+        seed=12,
+    ),
 ]
 
 

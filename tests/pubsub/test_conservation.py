@@ -1,9 +1,13 @@
 """Every copy is accounted for, exactly, at the end of every run (property-based)."""
 
-from hypothesis import HealthCheck, given, settings
+import math
+from collections import Counter, defaultdict
+
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from pubsub import Scenario, simulate
+from pubsub.trace import Trace
 
 
 @st.composite
@@ -95,19 +99,81 @@ def scenarios(draw) -> Scenario:
     )
 
 
+class Fates(Trace):
+    """The copies consumers took (or the broker requeued or dead-lettered), per subscription, to see where each
+    one ended up; and what each topic published."""
+
+    def __init__(self):
+        self.per_topic: Counter[str] = Counter()
+        self.subscriptions: dict = {}
+        self.copies: dict[str, dict] = defaultdict(dict)
+        self.dead: Counter[str] = Counter()
+
+    def published(self, now, publisher, message):
+        self.per_topic[message.topic] += 1
+
+    def taken(self, now, consumer, subscription, copy):
+        self.subscriptions[subscription.name] = subscription
+        self.copies[subscription.name][copy.message.id] = copy
+
+    def requeued(self, now, subscription, copy):  # (a prefetched copy can expire in its buffer, untaken)
+        self.copies[subscription.name][copy.message.id] = copy
+
+    def dead_lettered(self, now, subscription, copy):
+        self.copies[subscription.name][copy.message.id] = copy
+        self.dead[subscription.name] += 1
+
+
+def check_each_subscription(fates: Fates, backlog, s: dict) -> None:
+    """Each copy seen is in exactly one place; published = processed + dead + lost + in flight +
+    waiting + dropped per subscription, the drops (which no trace sees) being what remains: never negative,
+    and adding up to the run's count."""
+    waiting = backlog[backlog["time"] == backlog["time"].max()].groupby("subscription")["depth"].sum()
+    totals: Counter[str] = Counter()
+    for name, depth in waiting.items():
+        # A subscription no consumer took from has nothing in flight (a push to an idle consumer is a take).
+        in_flight = fates.subscriptions[name].in_flight if name in fates.subscriptions else set()
+        copies = fates.copies[name].values()
+        for copy in copies:
+            in_queue = copy.mailbox is not None and copy.mailbox.delivers  # (not a consumer's prefetch buffer)
+            assert [copy.settled is not None, copy in in_flight, in_queue].count(True) == 1, (name, copy)
+        settled = Counter(copy.settled for copy in copies)
+        assert settled["dead"] == fates.dead[name]
+        dropped = fates.per_topic[name.split("/")[0]] - (
+            settled["processed"] + settled["dead"] + settled["lost"] + len(in_flight) + depth
+        )
+        assert dropped >= 0, name
+        totals.update(settled)
+        totals["in flight"] += len(in_flight)
+        totals["dropped"] += dropped
+    assert totals["dropped"] == s["dropped"]
+    assert totals["processed"] == s["processed"] and totals["in flight"] == s["in_flight_final"]
+    assert totals["dead"] == s["dead_lettered"] and totals["lost"] == s["lost"]
+
+
 @settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(scenarios())
 def test_conservation_and_counter_invariants(scenario):
-    s = simulate(scenario).summary
+    fates = Fates()
+    result = simulate(scenario, trace=fates)
+    s = result.summary
     copies = s["published"] * s["subscribers"]  # published counts every topic's messages
     accounted = (
         s["processed"] + s["backlog_final"] + s["in_flight_final"] + s["dropped"] + s["dead_lettered"] + s["lost"]
     )
     assert copies == accounted, s
+    check_each_subscription(fates, result.backlog, s)
+    last = result.backlog[result.backlog["time"] == result.backlog["time"].max()]
+    assert last["time"].iloc[0] == scenario.duration or math.isclose(last["time"].iloc[0], scenario.duration)
+    assert last["depth"].sum() == s["backlog_final"]
 
     assert s["redelivered"] <= s["delivered"]
     first_deliveries = s["delivered"] - s["redelivered"]
     assert s["processed"] <= first_deliveries <= copies - s["dropped"]
+    # Only a redelivery can give a copy a second success.
+    assert s["duplicates"] + s["suppressed"] <= s["redelivered"]
+    if scenario.max_deliveries is not None:
+        assert s["delivered"] <= scenario.max_deliveries * copies
     if not scenario.ack:
         assert s["redelivered"] == s["duplicates"] == s["suppressed"] == s["dead_lettered"] == 0
     if scenario.idempotent:
@@ -120,3 +186,15 @@ def test_conservation_and_counter_invariants(scenario):
         assert s["dead_lettered"] == 0
     assert 0.0 <= s["utilization"] <= 1.0 + 1e-9
     assert -1e-9 <= s["backlog_mean"] <= s["backlog_max"] * (1 + 1e-9)
+    if not math.isnan(s["latency_mean"]):
+        assert 0.0 <= s["wait_mean"] <= s["latency_mean"] * (1 + 1e-12) + 1e-12
+        quantiles = [s[k] for k in ("latency_p50", "latency_p95", "latency_p99", "latency_p999", "latency_max")]
+        assert quantiles[0] >= 0.0 and quantiles == sorted(quantiles)
+        assert s["latency_mean"] <= s["latency_max"] * (1 + 1e-12)
+    for counter in ("redelivered", "duplicates", "suppressed", "dropped", "dead_lettered", "lost", "crashes"):
+        if s[counter]:
+            event(f"some {counter}")
+    if not math.isnan(s["drain_time"]):
+        event("an outage that drains")
+    if s["scale_ups"] or s["scale_downs"]:
+        event("scaled")

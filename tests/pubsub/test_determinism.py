@@ -52,6 +52,7 @@ def publish_times(**fields) -> list[tuple]:
     [
         {"group_size": 5},
         {"dispatch": "shared"},
+        {"dispatch": "least-loaded"},
         {"dispatch": "key-hash", "keys": 7},
         {"ack": True, "failure_prob": 0.4, "ack_timeout": 0.5},
         {"subscribers": 3, "service": "fixed"},
@@ -59,8 +60,11 @@ def publish_times(**fields) -> list[tuple]:
     ],
 )
 def test_arrivals_do_not_change_with_consumers_dispatch_or_acks(change):
-    base = dict(topics=2, publishers=2, publish_rate=0.7, duration=300.0, warmup=10.0, seed=42)
+    # A group of 3 (at 1, every dispatch policy is the same topology), busy enough that the policies differ.
+    base = dict(topics=2, publishers=2, publish_rate=0.7, group_size=3, duration=300.0, warmup=10.0, seed=42)
     assert publish_times(**base) == publish_times(**{**base, **change})
+    latencies = [simulate(Scenario(**fields)).summary["latency_mean"] for fields in (base, {**base, **change})]
+    assert latencies[0] != latencies[1], "the two cells should measure different systems"
 
 
 class FirstAttempts(Recording):
@@ -111,3 +115,24 @@ def test_each_copy_does_the_same_work_whoever_takes_it(change):
     both = a.first.keys() & b.first.keys()
     assert len(both) > 250
     assert all(a.first[k][0] == pytest.approx(b.first[k][0], abs=1e-9) and a.first[k][1] == b.first[k][1] for k in both)
+
+
+@pytest.mark.parametrize("dispatch", ["round-robin", "shared"])
+def test_group_sizes_share_arrivals_and_each_copys_work(dispatch):
+    """Common random numbers across group sizes: the same seed gives the same publish times and the same
+    first-attempt service time and outcome per copy, though each size takes the copies in its own order."""
+    base = dict(publish_rate=0.9, dispatch=dispatch, service="lognormal", service_cv=1.5, ack=True,
+                ack_timeout=5.0, failure_prob=0.2, duration=400.0, warmup=10.0, seed=13)  # fmt: skip
+    seen = {}
+    for size in (1, 2, 4):
+        trace = FirstAttempts()
+        simulate(Scenario(group_size=size, **base), trace=trace)
+        seen[size] = ([e[1] for e in trace.of("published")], trace.first)
+    times, work = seen[1]
+    assert len(times) > 300
+    for size in (2, 4):
+        assert seen[size][0] == times
+        both = work.keys() & seen[size][1].keys()
+        assert len(both) > 250
+        assert all(seen[size][1][k][0] == pytest.approx(work[k][0], abs=1e-9) for k in both)
+        assert all(seen[size][1][k][1] == work[k][1] for k in both)

@@ -127,10 +127,16 @@ def test_round_robin_redeliveries_do_not_take_new_messages_turns():
         trace=trace,
     ).summary
     assert s["redelivered"] > 50
-    first = {}
-    for _, _, name, msg in trace.of("taken"):
-        first.setdefault(msg, consumer_index(name))
-    assert all(consumer == msg % 3 for msg, consumer in first.items())
+    # Every take, first or redelivery, is by consumer msg mod 3: a redelivery goes back to its own consumer.
+    takes = [(msg, consumer_index(name)) for _, _, name, msg in trace.of("taken")]
+    assert all(consumer == msg % 3 for msg, consumer in takes)
+    seen: set[int] = set()
+    redelivered_to = set()
+    for msg, consumer in takes:
+        if msg in seen:
+            redelivered_to.add(consumer)
+        seen.add(msg)
+    assert redelivered_to == {0, 1, 2}
 
 
 @pytest.mark.parametrize(

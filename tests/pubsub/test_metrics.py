@@ -7,6 +7,7 @@ from asimpy import Environment
 from pubsub import Scenario, simulate
 from pubsub.mailbox import Mailbox
 from pubsub.metrics import backlog_metrics, latency_metrics, sorted_times
+from tests.pubsub.helpers import Recording
 
 
 def mailbox_with(entered, left) -> Mailbox:
@@ -43,6 +44,54 @@ def test_latency_quantiles_are_numpys_over_post_warmup_copies():
     assert metrics["latency_mean"] == pytest.approx(latencies.mean())
     assert metrics["latency_p99"] == pytest.approx(np.quantile(latencies, 0.99))
     assert metrics["latency_max"] == 4.0
+
+
+def test_latency_and_wait_keep_copies_published_after_warmup_not_those_finished_after_it():
+    # Two copies published before the warm-up finish after it: a filter on finish time would keep them.
+    published = np.array([1.0, 2.0, 5.0, 6.0])
+    started = np.array([8.0, 9.0, 10.0, 6.0])
+    finished = np.array([9.0, 10.0, 12.0, 7.0])
+    metrics = latency_metrics(published, started, finished, warmup=4.0)
+    assert metrics["latency_mean"] == pytest.approx((7.0 + 1.0) / 2)
+    assert metrics["wait_mean"] == pytest.approx((5.0 + 0.0) / 2)
+    assert metrics["latency_max"] == 7.0
+
+
+class Attempts(Recording):
+    """Each message's publish time, and the start and end of the attempt that processed it (one subscription)."""
+
+    def __init__(self):
+        super().__init__()
+        self.published_at, self.taken_at, self.done = {}, {}, {}
+
+    def published(self, now, publisher, message):
+        self.published_at[message.id] = now
+
+    def taken(self, now, consumer, subscription, copy):
+        self.taken_at[copy.message.id] = now
+
+    def finished(self, now, consumer, subscription, copy, ok):
+        if ok:
+            self.done.setdefault(copy.message.id, (self.taken_at[copy.message.id], now))
+
+
+def test_a_backlog_from_before_the_warmup_is_left_out_of_latency_and_wait():
+    """An outage ends with the warm-up: hundreds of copies published before it finish after it."""
+    trace = Attempts()
+    warmup = 300.0
+    s = simulate(
+        Scenario(publish_rate=0.8, outage_start=50.0, outage_duration=250.0, duration=1500.0, warmup=warmup, seed=3),
+        trace=trace,
+    ).summary
+    early = [m for m, (_, end) in trace.done.items() if trace.published_at[m] < warmup <= end]
+    assert len(early) > 150
+    kept = [m for m in trace.done if trace.published_at[m] >= warmup]
+    latency = np.array([trace.done[m][1] - trace.published_at[m] for m in kept])
+    wait = np.array([trace.done[m][0] - trace.published_at[m] for m in kept])
+    assert s["latency_mean"] == pytest.approx(latency.mean(), rel=1e-12)
+    assert s["wait_mean"] == pytest.approx(wait.mean(), rel=1e-12)
+    assert s["latency_max"] == pytest.approx(latency.max(), rel=1e-12)
+    assert s["latency_p99"] == pytest.approx(np.quantile(latency, 0.99), rel=1e-12)
 
 
 def test_backlog_series_samples_every_mailbox():

@@ -2,6 +2,7 @@
 
 import math
 
+import numpy as np
 import pytest
 
 from pubsub import Scenario, simulate
@@ -66,6 +67,25 @@ def test_outage_builds_a_backlog_that_drains():
     assert at_end == pytest.approx(0.5 * 200, rel=0.3)
     # Drains at μ − λ = 0.5/s: about 100 copies in about 200 s.
     assert 50 < s["drain_time"] < 600
+    assert s["drain_time"] == pytest.approx(drain_time_of(trace, 1000.0, 1200.0), rel=1e-12)
+
+
+def drain_time_of(trace: Recording, start: float, end: float) -> float:
+    """The drain time by its definition, from one subscription's trace: copies waiting = published − taken.
+
+    (A copy handed straight to an idle consumer is published and taken at the same moment.)
+    """
+    published = np.array([e[1] for e in trace.of("published")])
+    taken = np.array([e[1] for e in trace.of("taken")])
+
+    def waiting(t: float) -> int:  # just after everything that happened at t
+        return int(np.count_nonzero(published <= t) - np.count_nonzero(taken <= t))
+
+    before = waiting(start)
+    for t in [end, *sorted(taken[taken > end])]:  # the backlog falls only when a copy is taken
+        if waiting(t) <= before:
+            return t - end
+    return math.nan
 
 
 def test_work_in_progress_finishes_during_an_outage():
@@ -85,6 +105,17 @@ def test_work_in_progress_finishes_during_an_outage():
     )
     finished = [e for e in trace.of("finished") if 500.0 < e[1] < 600.0]
     assert len(finished) <= 1
+
+
+def test_drain_time_is_nan_when_the_outage_outlasts_the_run():
+    busy = simulate(Scenario(**{**OUTAGE, "outage_duration": 5000.0})).summary
+    assert busy["backlog_final"] > 1000 and math.isnan(busy["drain_time"])
+    # Nothing arrives during this one, so the backlog is back to its level at once, but the outage never ended.
+    quiet = dict(arrivals="fixed", publish_rate=0.001, service="fixed", duration=1500.0, warmup=0.0)
+    summary = simulate(Scenario(**quiet, outage_start=1200.0, outage_duration=500.0)).summary
+    assert summary["published"] == 1 and summary["backlog_final"] == 0
+    assert math.isnan(summary["drain_time"])
+    assert simulate(Scenario(**quiet, outage_start=1200.0, outage_duration=300.0)).summary["drain_time"] == 0.0
 
 
 def test_drain_time_is_nan_without_outage_or_recovery():

@@ -91,15 +91,44 @@ def test_a_failing_cell_is_recorded_and_the_others_finish(write_spec, results):
     assert sweep_of(write_spec(), results, workers=2).computed == 6
 
 
+# Runs of 2000 copies travel three to a batch, so each cell is one batch, and the cell that kills its worker
+# (group_size=2, shared) is the last one sent.
+ONE_BATCH_PER_CELL = """
+name = "deaths"
+replications = 3
+seed = 7
+[scenario]
+publish_rate = 1.0
+duration = 2000.0
+warmup = 100.0
+[grid]
+group_size = [1, 2]
+dispatch = ["round-robin", "shared"]
+"""
+
+
 def test_a_worker_that_dies_loses_no_finished_run_and_the_sweep_ends_cleanly(write_spec, results):
-    outcome = sweep_of(write_spec(), results, workers=2, task=failing.die_in_one_cell_kind)
-    assert outcome.crashed and outcome.failed
+    spec = write_spec(ONE_BATCH_PER_CELL)
+    # One worker takes the batches in order: the three cells before the deadly one finish first.
+    outcome = sweep_of(spec, results, workers=1, task=failing.die_in_one_cell_kind)
+    assert outcome.crashed
+    assert sorted(outcome.runs["cell"]) == [0, 0, 0, 1, 1, 1, 2, 2, 2]
+    assert {(f["group_size"], f["dispatch"]) for f in outcome.failed} == {(2, "shared")}
+    assert sorted(f["replication"] for f in outcome.failed) == [0, 1, 2]
     assert all("worker process died" in f["error"] for f in outcome.failed)
-    assert len(outcome.runs) + len(outcome.failed) == 24
-    assert (results / "small" / "runs.parquet").exists() and (results / "small" / "cells.csv").exists()
-    # Once the cause is gone, the same sweep completes with only the missing runs.
-    again = sweep_of(write_spec(), results, workers=2)
-    assert again.computed == len(outcome.failed) and not again.failed and len(again.runs) == 24
+    folder = results / "deaths"
+    stored = pd.read_parquet(folder / "runs.parquet")
+    pd.testing.assert_frame_equal(stored, outcome.runs)
+    cells = pd.read_csv(folder / "cells.csv")
+    assert list(cells["done"]) == [3, 3, 3, 0] and list(cells["failed"]) == [0, 0, 0, 3]
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["runs_done"] == 9 and manifest["runs_failed"] == 3
+    assert len(json.loads((folder / "failures.json").read_text())) == 3
+    # Once the cause is gone, the same sweep computes only the missing runs and keeps the others as they were
+    # (their wall-clock times too: they were not run again).
+    again = sweep_of(spec, results, workers=2)
+    assert again.computed == 3 and not again.failed and len(again.runs) == 12
+    pd.testing.assert_frame_equal(again.runs[again.runs["cell"] < 3].reset_index(drop=True), outcome.runs)
 
 
 def test_an_old_error_never_outlives_a_success(write_spec, results):

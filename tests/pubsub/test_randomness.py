@@ -1,0 +1,93 @@
+"""The generators draw what the contract says: moments checked with intervals over many draws.
+
+Every seed is fixed, so each check is deterministic; the intervals (99.9%) say how
+far from the truth a correct generator could land, and are narrow enough that a
+wrong rate, mean, spread or weight lands outside them.
+"""
+
+import itertools
+import math
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from pubsub import Scenario
+from pubsub import randomness as rnd
+
+LEVEL = 0.999
+
+
+def t_interval(values) -> tuple[float, float]:
+    values = np.asarray(values, dtype=float)
+    half = stats.t.ppf((1 + LEVEL) / 2, len(values) - 1) * values.std(ddof=1) / math.sqrt(len(values))
+    return values.mean() - half, values.mean() + half
+
+
+def arrivals_within(gaps, horizon: float) -> int:
+    """How many arrivals a stream of gaps puts in [0, horizon]."""
+    times = itertools.accumulate(gaps)
+    return sum(1 for _ in itertools.takewhile(lambda t: t <= horizon, times))
+
+
+@pytest.mark.parametrize(("factor", "length"), [(4.0, 10.0), (8.0, 2.0)])
+def test_bursty_arrivals_have_the_long_run_rate(factor, length):
+    """On/off arrivals: the count over a long horizon, over independent seeds, averages rate × horizon."""
+    rate, horizon = 0.5, 20_000.0
+    fields = dict(arrivals="bursty", publish_rate=rate, burst_factor=factor, burst_length=length)
+    counts = [arrivals_within(rnd.arrival_gaps(Scenario(seed=seed, **fields), 0, 0), horizon) for seed in range(40)]
+    low, high = t_interval(np.array(counts) / horizon)
+    assert low <= rate <= high
+    assert high - low < 0.05 * rate  # narrow enough to see a rate 5% off
+    # Bursty, not Poisson: the counts vary far more than a Poisson count's √(rate × horizon).
+    assert np.std(counts) > 3 * math.sqrt(rate * horizon)
+
+
+def test_lognormal_service_has_its_mean_and_coefficient_of_variation():
+    mean, cv, n = 2.0, 1.5, 200_000
+    draws = np.fromiter(itertools.islice(rnd.service_times("lognormal", mean, cv, np.random.default_rng(1)), n), float)
+    low, high = t_interval(draws)
+    assert low <= mean <= high
+    # The log of a lognormal draw is exactly normal: a chi-square interval for its variance σ², and CV² = e^σ² − 1.
+    logs = np.log(draws)
+    var = logs.var(ddof=1)
+    var_low = (n - 1) * var / stats.chi2.ppf((1 + LEVEL) / 2, n - 1)
+    var_high = (n - 1) * var / stats.chi2.ppf((1 - LEVEL) / 2, n - 1)
+    assert math.sqrt(math.expm1(var_low)) <= cv <= math.sqrt(math.expm1(var_high))
+    assert draws.std() / draws.mean() == pytest.approx(cv, rel=0.1)  # the plain sample CV agrees, roughly
+
+
+def test_exponential_service_has_its_mean():
+    draws = np.fromiter(itertools.islice(rnd.service_times("exponential", 0.7, 1.0, np.random.default_rng(2)), 100_000),
+                        float)  # fmt: skip
+    low, high = t_interval(draws)
+    assert low <= 0.7 <= high
+
+
+@pytest.mark.parametrize("skew", [0.0, 0.3, 1.2])
+def test_keys_follow_zipf_weights(skew):
+    """Key k has weight (k + 1)^−skew: a chi-square test of the counts, and each key's share inside its interval."""
+    count, n = 12, 60_000
+    scenario = Scenario(dispatch="key-hash", keys=count, key_skew=skew, seed=3)
+    keys = rnd.message_keys(scenario, 0, 0)
+    assert keys is not None
+    counts = np.bincount(np.fromiter(itertools.islice(keys, n), int), minlength=count)
+    assert len(counts) == count
+    weights = np.arange(1, count + 1, dtype=float) ** -skew
+    weights /= weights.sum()
+    assert stats.chisquare(counts, n * weights).pvalue > 1 - LEVEL
+    low, high = stats.binom.interval(LEVEL, n, weights)
+    assert ((low <= counts) & (counts <= high)).all()
+
+
+@pytest.mark.parametrize("publishers", [1, 3])
+def test_fixed_arrivals_interleave_by_their_phase(publishers):
+    """Publisher p of P first publishes at (p + 1)/(P × rate), then every 1/rate: together, evenly spaced."""
+    rate = 0.4
+    scenario = Scenario(arrivals="fixed", publish_rate=rate, publishers=publishers)
+    times = []
+    for p in range(publishers):
+        mine = np.cumsum(list(itertools.islice(rnd.arrival_gaps(scenario, 0, p), 50)))
+        assert mine == pytest.approx((p + 1) / (publishers * rate) + np.arange(50) / rate, abs=1e-9)
+        times.extend(mine)
+    assert np.diff(sorted(times)) == pytest.approx(np.full(50 * publishers - 1, 1 / (publishers * rate)), abs=1e-9)
