@@ -134,7 +134,13 @@ def _scaling_section(summary: pd.DataFrame, backlog: pd.DataFrame, layout, slo_p
 
 
 def _capacity_section(
-    results: Results, runs: pd.DataFrame, summary: pd.DataFrame, comparisons: pd.DataFrame, answer: pd.DataFrame, layout
+    results: Results,
+    runs: pd.DataFrame,
+    summary: pd.DataFrame,
+    comparisons: pd.DataFrame,
+    answer: pd.DataFrame,
+    layout,
+    slo_p99: float | None,
 ) -> str:
     """The answer first: a sentence, the metric against group size with the answer marked, what one more
     consumer buys, and dispatch against dispatch; the table behind them folded."""
@@ -155,7 +161,12 @@ def _capacity_section(
     drawn["dispatch"] = answering.dispatch_figure(ratios, summary, not_dispatch, layout.figures)
     shown = answer.rename(columns={"answer": "smallest group meeting the target"})
     how = "searched" if "search" in results.spec else "swept"
+    wanted = f"{slo_p99:g} s" if slo_p99 is not None else "ten mean service times"
+    if "search" in results.spec:
+        wanted = f"{target:g} s"
     return f"""<h2>How many consumers are enough?</h2>
+<p>For each setting of the other varied fields, the smallest group whose p99 latency interval lies wholly below
+the target ({wanted}).</p>
 <p class="answer">{html.escape(sentence)}</p>
 {"".join(_figure(name, path) for name, path in drawn.items() if path is not None)}
 <details><summary>The answer per setting ({how}), with the p99 interval at it</summary>
@@ -205,6 +216,8 @@ pre { background: #f7f7f7; padding: 1em; overflow-x: auto; }
 figure { margin: 1.5em 0; } img { max-width: 100%; }
 figcaption { font-size: 0.9em; color: #444; }
 .warning { background: #fff3cd; padding: 0.5em 1em; border-left: 4px solid #e0a800; }
+.answer { font-size: 1.1em; font-weight: 600; }
+details { margin: 0.5em 0; } summary { cursor: pointer; color: #235; }
 """
 
 
@@ -251,7 +264,9 @@ def build(results: Results, slo_p99: float | None = None) -> Path:
     real = _simulated_vs_real(results)
     scaling = _scaling_section(summary, results.backlog(), layout, slo_p99) if "autoscale" in varied else ""
     capacity = (
-        _capacity_section(results, runs, summary, comparisons, answer, layout) if len(runs) and not scaling else ""
+        _capacity_section(results, runs, summary, comparisons, answer, layout, slo_p99)
+        if len(runs) and not scaling
+        else ""
     )
     shown_pairs = _pairs_that_matter(comparisons, summary, varied)
 

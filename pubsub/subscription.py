@@ -173,6 +173,8 @@ class Subscription:
         copy.settled = "lost"
         self.in_flight.discard(copy)
         self.recorder.lost += 1
+        if self.trace is not None:
+            self.trace.lost(now, self, copy)
 
     def dead_letter(self, now: float, copy: Copy) -> None:
         copy.settled = "dead"

@@ -27,3 +27,6 @@ class Trace:
 
     def dead_lettered(self, now: float, subscription: Subscription, copy: Copy) -> None:
         pass
+
+    def lost(self, now: float, subscription: Subscription, copy: Copy) -> None:
+        """A crash cut `copy` short without acknowledgments (its attempt, or its place in a prefetch buffer)."""

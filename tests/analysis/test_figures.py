@@ -22,7 +22,7 @@ duration = 600.0
 warmup = 50.0
 sample_interval = 5.0
 [grid]
-publish_rate = [0.8, 1.6]
+publish_rate = [0.8, 1.2, 1.6]
 """
 
 IDEMPOTENCE = """

@@ -123,6 +123,9 @@ class Fates(Trace):
         self.copies[subscription.name][copy.message.id] = copy
         self.dead[subscription.name] += 1
 
+    def lost(self, now, subscription, copy):  # (a crash loses a prefetch buffer's copies, untaken)
+        self.copies[subscription.name][copy.message.id] = copy
+
 
 def check_each_subscription(fates: Fates, backlog, s: dict) -> None:
     """Each copy seen is in exactly one place; published = processed + dead + lost + in flight +

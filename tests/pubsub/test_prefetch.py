@@ -38,8 +38,10 @@ def test_prefetch_of_one_is_shared_exactly(fields, monkeypatch):
     assert shared["processed"] > 200
     # Latencies and counts are identical; which idle consumer gets a copy may differ (round-robin rather than
     # longest idle), and a copy pushed on arrival logs a zero-length wait, so sums over consumers and over
-    # waits add the same terms in another order: equal to rounding.
+    # waits add the same terms in another order: equal to rounding. The busiest consumer's share of the work
+    # is what differs with who gets each copy: it is not compared.
     shared, pushed = nan_safe(shared), nan_safe(pushed)
+    del shared["utilization_max"], pushed["utilization_max"]
     exact = [m for m in shared if not isinstance(shared[m], float) or m.startswith(("latency", "wait"))]
     assert {m: pushed[m] for m in exact} == {m: shared[m] for m in exact}
     assert {m: pytest.approx(pushed[m], rel=1e-12) for m in shared if m not in exact} == {

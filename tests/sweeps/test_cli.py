@@ -21,7 +21,7 @@ def test_list_names_every_shipped_spec_with_its_cells_and_replications(capsys):
     assert len(lines) == len(specs) >= 10
     for line, path in zip(lines, specs):
         sweep = load(path)
-        match = re.match(r"(\S+)\s+(\d+) cells × (\d+) reps  (.*)$", line)
+        match = re.match(r"(\S+)\s+(\d+) (?:cells|searches) × (\d+) reps  (.*)$", line)
         assert match, line
         assert match.groups() == (path.stem, str(len(sweep.cells())), str(sweep.replications), sweep.description)
 
