@@ -73,6 +73,8 @@ def answer_figure(
     fig, axes = _grid(len(panels), 4.4)
     finite = summary[f"{metric}_mean"].replace([np.inf, -np.inf], np.nan).dropna()
     top = max(target * 30, float(finite.quantile(0.75))) if len(finite) else target * 30
+    lows = summary[f"{metric}_ci_low"].where(summary[f"{metric}_ci_low"] > 0).dropna()
+    bottom = min(target, float(lows.min()) if len(lows) else target) * 0.7
     for ax, (title, cells) in zip(axes, panels):
         for value, group in cells.groupby(hue, sort=True) if hue else [(None, cells)]:
             group = group.sort_values(field)
@@ -86,7 +88,7 @@ def answer_figure(
                 ax.plot([chosen], [at[f"{metric}_mean"]], "o", ms=13, mfc="none", mec="black", mew=1.6)
         ax.axhline(target, color="firebrick", ls="--", lw=1.2)
         ax.set_yscale("log")
-        ax.set_ylim(top=top)
+        ax.set_ylim(bottom, top)
         ax.set_title(title or None)
         ax.set_xlabel("consumers in the group" if field == "group_size" else field)
         _integer_ticks(ax, summary[field])
@@ -102,7 +104,7 @@ def answer_figure(
     )
     if hue:
         handles, labels = axes[0].get_legend_handles_labels()
-        fig.legend(handles, labels, title=hue.replace("_", " "), loc="outside right upper", fontsize=9)
+        fig.legend(handles, labels, title=hue.replace("_", " "), loc="outside right center", fontsize=9)
     fig.suptitle(
         "Ringed: the smallest group whose 95% interval lies wholly below the target\n"
         "bars: 95% intervals over replications; off the top: groups that cannot keep up",
@@ -172,7 +174,7 @@ def one_more_consumer_figure(
     axes[0].set_ylabel("p99 saved by one more consumer (s, symlog)")
     if hue:
         handles, labels = axes[0].get_legend_handles_labels()
-        fig.legend(handles, labels, title=hue.replace("_", " "), loc="outside right upper", fontsize=9)
+        fig.legend(handles, labels, title=hue.replace("_", " "), loc="outside right center", fontsize=9)
     fig.suptitle(
         "What one more consumer buys: the drop in p99, replication by replication (same seeds)\n"
         "bars: 95% paired intervals; only groups that already keep up (load below 0.95)",
@@ -241,7 +243,7 @@ def dispatch_figure(ratios: pd.DataFrame, summary: pd.DataFrame, others: list[st
     axes[0].set_ylabel(f"p99 of {first['dispatch']} ÷ p99 of {first['against']}")
     if hue:
         handles, labels = axes[0].get_legend_handles_labels()
-        fig.legend(handles, labels, title=hue.replace("_", " "), loc="outside right upper", fontsize=9)
+        fig.legend(handles, labels, title=hue.replace("_", " "), loc="outside right center", fontsize=9)
     fig.suptitle(
         f"Dispatch compared run by run (same seeds): above 1, {first['dispatch']} has the longer tail\n"
         "bars: 95% intervals of the per-replication ratio; only groups that keep up (load below 0.95)",

@@ -260,7 +260,10 @@ def build(results: Results, slo_p99: float | None = None) -> Path:
     _write(layout.summary_parquet, lambda p: summary.to_parquet(p, index=False))
     _write(layout.paired, lambda p: comparisons.to_csv(p, index=False))
     _write(layout.capacity, lambda p: answer.to_csv(p, index=False))
-    drawn = figures.draw_all(runs, summary, results.backlog(), varied, layout.figures) if len(runs) else {}
+    # A search's cells are scattered where it probed: its answer figures show them; the grid's figures would
+    # draw lines through whatever sizes each setting happened to need.
+    grid = len(runs) and not searched
+    drawn = figures.draw_all(runs, summary, results.backlog(), varied, layout.figures) if grid else {}
     real = _simulated_vs_real(results)
     scaling = _scaling_section(summary, results.backlog(), layout, slo_p99) if "autoscale" in varied else ""
     capacity = (
@@ -283,6 +286,7 @@ def build(results: Results, slo_p99: float | None = None) -> Path:
         [(k, v) for k, v in results.manifest.items() if not isinstance(v, dict)], columns=["", "value"]
     )
     spec_text = layout.spec.read_text() if layout.spec.exists() else "(no spec.toml)"
+    no_figures = "A search's figures are its answer's, above." if searched else "No figure applies to this sweep."
     page = f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>{html.escape(results.name)}: sweep report</title>
 <style>{STYLE}</style></head><body>
@@ -292,7 +296,7 @@ intervals are two-sided 95% Student-t intervals over replications.</p>
 {failed}
 {scaling or capacity}
 <h2>Figures</h2>
-{"".join(_figure(name, path) for name, path in drawn.items()) or "<p><em>No figure applies to this sweep.</em></p>"}
+{"".join(_figure(name, path) for name, path in drawn.items()) or f"<p><em>{no_figures}</em></p>"}
 {real}
 <h2>Tables</h2>
 <details><summary>Paired comparisons of p99 between neighbouring group sizes and dispatch policies
