@@ -31,7 +31,7 @@ class Dispatch:
 
     one_queue = False
 
-    def __init__(self, mailbox: Callable[[int], Mailbox], consumers: Sequence[Consumer], keys: int, partitions: int):
+    def __init__(self, mailbox: Callable[[int], Mailbox], consumers: Sequence[Consumer]):
         self.new_mailbox = mailbox
         self.consumers = list(consumers)
         self.mailboxes = [mailbox(-1)] if self.one_queue else [mailbox(i) for i in range(len(self.consumers))]
@@ -108,8 +108,8 @@ class Shared(Dispatch):
 class RoundRobin(Dispatch):
     """Copy k goes to member k mod group size, into its own queue."""
 
-    def __init__(self, mailbox: Callable[[int], Mailbox], consumers: Sequence[Consumer], keys: int, partitions: int):
-        super().__init__(mailbox, consumers, keys, partitions)
+    def __init__(self, mailbox: Callable[[int], Mailbox], consumers: Sequence[Consumer]):
+        super().__init__(mailbox, consumers)
         self._next = 0
         self._assign(self.members)
 
@@ -136,20 +136,20 @@ class RoundRobin(Dispatch):
 class LeastLoaded(Dispatch):
     """To the member with the fewest copies waiting plus in service; lowest index on ties."""
 
-    def __init__(self, mailbox: Callable[[int], Mailbox], consumers: Sequence[Consumer], keys: int, partitions: int):
-        super().__init__(mailbox, consumers, keys, partitions)
+    def __init__(self, mailbox: Callable[[int], Mailbox], consumers: Sequence[Consumer]):
+        super().__init__(mailbox, consumers)
         self._assign(self.members)
 
     def _assign(self, members: list[int]) -> None:
         self._pairs = [(self.mailboxes[i], self.consumers[i]) for i in members]
 
     def route(self, key: int) -> Mailbox:
-        best, best_load = self._pairs[0][0], None
-        for mailbox, consumer in self._pairs:
-            load = len(mailbox) + consumer.busy
-            if best_load is None or load < best_load:
-                best, best_load = mailbox, load
-        return best
+        return min(self._pairs, key=_load)[0]  # min keeps the first of equals: the lowest index
+
+
+def _load(pair: tuple[Mailbox, Consumer]) -> int:
+    mailbox, consumer = pair
+    return len(mailbox) + consumer.busy
 
 
 class Partitioned(Dispatch):
@@ -164,7 +164,7 @@ class Partitioned(Dispatch):
     """
 
     def __init__(self, mailbox: Callable[[int], Mailbox], consumers: Sequence[Consumer], keys: int, partitions: int):
-        super().__init__(mailbox, consumers, keys, partitions)
+        super().__init__(mailbox, consumers)
         self.partitions = partitions
         self.keys = keys
         self._assign(self.members)
@@ -201,8 +201,8 @@ class KeyHash(Partitioned):
 def range_assignment(partitions: int, consumers: int) -> list[range]:
     """Kafka's range assignor: consumer i owns a contiguous block; the first `partitions mod consumers` one more."""
     each, extra = divmod(partitions, consumers)
-    starts = [i * each + min(i, extra) for i in range(consumers + 1)]
-    return [range(starts[i], starts[i + 1]) for i in range(consumers)]
+    start = [i * each + min(i, extra) for i in range(consumers)]
+    return [range(first, first + each + (i < extra)) for i, first in enumerate(start)]
 
 
 class Prefetch(Dispatch):
@@ -220,7 +220,7 @@ class Prefetch(Dispatch):
     one_queue = True
 
     def __init__(self, env: Environment, consumers: Sequence[Consumer], capacity: int | None, prefetch: int):
-        super().__init__(lambda _: PushQueue(env, capacity, self.push), consumers, 1, 1)
+        super().__init__(lambda _: PushQueue(env, capacity, self.push), consumers)
         self._env = env
         self.queue = self.mailboxes[0]
         self.buffers = [Buffer(env, i, self.push) for i in range(len(self.consumers))]
@@ -253,7 +253,7 @@ class Prefetch(Dispatch):
     def rehome(self, now: float) -> None:
         """Empty the buffers of crashed consumers, then deliver to whoever has room."""
         subscription = self._subscription
-        assert subscription is not None, "a Prefetch dispatch must be attached to its subscription"
+        assert subscription is not None, "a Prefetch dispatch must be attached to its subscription"  # pragma: no mutate
         for buffer, consumer in zip(self.buffers, self.consumers):
             if consumer.down and buffer.held:
                 buffer.held = 0  # the attempt it was making is the consumer's to lose
@@ -268,7 +268,7 @@ class Prefetch(Dispatch):
     def push(self, now: float) -> None:
         """Deliver waiting copies to members with room, round-robin, until either runs out."""
         queue, subscription = self.queue, self._subscription
-        assert subscription is not None, "a Prefetch dispatch must be attached to its subscription"
+        assert subscription is not None, "a Prefetch dispatch must be attached to its subscription"  # pragma: no mutate
         while len(queue):
             buffer = self._with_room()
             if buffer is None:
@@ -326,4 +326,7 @@ def make_dispatch(
     def mailbox(consumer: int) -> Mailbox:
         return Mailbox(env, capacity, consumer=consumer)
 
-    return POLICIES[policy](mailbox, consumers, keys, partitions if partitions is not None else len(consumers))
+    kind = POLICIES[policy]
+    if issubclass(kind, Partitioned):
+        return kind(mailbox, consumers, keys, partitions if partitions is not None else len(consumers))
+    return kind(mailbox, consumers)

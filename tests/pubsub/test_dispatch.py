@@ -83,7 +83,7 @@ def test_least_loaded_counts_waiting_plus_in_service_lowest_index_on_ties():
     env = Environment()
     boxes = [Mailbox(env, consumer=i) for i in range(3)]
     consumers = [FakeConsumer(1), FakeConsumer(0), FakeConsumer(1)]
-    policy = LeastLoaded(lambda i: boxes[i], consumers, keys=1, partitions=1)
+    policy = LeastLoaded(lambda i: boxes[i], consumers)
     assert policy.route(0) is boxes[1]
     boxes[1].items.extend(["x"])  # consumer 1: load 1, ties with 0 and 2
     assert policy.route(0) is boxes[0]

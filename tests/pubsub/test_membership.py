@@ -7,8 +7,8 @@ import pytest
 from asimpy import Environment
 
 from pubsub import Scenario, simulate
-from pubsub.dispatch import KeyHash, Partitioned, RoundRobin, partition, range_assignment
-from pubsub.mailbox import Mailbox
+from pubsub.dispatch import KeyHash, Partitioned, RoundRobin, make_dispatch, partition, range_assignment
+from pubsub.mailbox import Buffer, Mailbox
 from pubsub.message import Copy, Message
 from pubsub.rebalance import Rebalancer
 from pubsub.simulation import build
@@ -88,7 +88,7 @@ def test_a_member_beyond_the_partition_count_gains_nothing_and_moves_nothing():
 
 def test_round_robin_skips_a_member_that_left_and_its_waiting_copies_go_round_the_others():
     env = Environment()
-    dispatch = RoundRobin(lambda i: Mailbox(env, consumer=i), [Idle(), Idle(), Idle()], keys=1, partitions=3)
+    dispatch = RoundRobin(lambda i: Mailbox(env, consumer=i), [Idle(), Idle(), Idle()])
     fill(dispatch, [0] * 9)
     assert dispatch.reassign([0, 2]) == []
     dispatch.rehome(1.0)
@@ -218,3 +218,31 @@ def test_a_round_robin_redelivery_whose_consumer_is_down_goes_to_a_member(monkey
     monkeypatch.setattr(Mailbox, "requeue", requeue)
     env.run(until=s.duration)
     assert len(homes) > 500 and all(member for member, anyone in homes if anyone)
+
+
+def test_the_broker_pushes_nothing_to_a_hired_consumer_before_it_has_started_up(monkeypatch):
+    pushed = []
+    original = Buffer.put
+
+    def put(self, now, copy):
+        pushed.append((now, self.consumer))
+        original(self, now, copy)
+
+    monkeypatch.setattr(Buffer, "put", put)
+    s = Scenario(dispatch="shared", prefetch=3, seed=3, startup_time=20.0, **SCALED)
+    env = Environment()
+    model = build(env, s)
+    env.run(until=s.duration)
+    (subscription,) = model.subscriptions
+    hired = {i: c for i, c in enumerate(subscription.consumers) if c.started_at > 0}
+    assert len(hired) > 5
+    early = [(at, i) for at, i in pushed if i in hired and at < hired[i].started_at + 20.0]
+    assert not early and any(i in hired for _, i in pushed)
+
+
+def test_make_dispatch_names_what_it_refuses():
+    env = Environment()
+    with pytest.raises(ValueError, match="dispatch: unknown policy 'random'; choose from round-robin, shared"):
+        make_dispatch("random", env, [Idle()], None, 1)
+    with pytest.raises(ValueError, match=r"prefetch \(4\) needs dispatch='shared', not 'key-hash'"):
+        make_dispatch("key-hash", env, [Idle()], None, 1, prefetch=4)

@@ -67,6 +67,19 @@ def test_the_broker_pushes_round_robin_to_consumers_with_room():
     assert recorder.processed == 5
 
 
+def test_pushes_go_round_the_consumers_in_index_order():
+    env, trace, recorder = Environment(), Recording(), Recorder()
+    broker = Broker(recorder)
+    consumers = [Consumer(env, f"c{i}", trace=trace) for i in range(3)]
+    subscription = Subscription(env, "s", "t", consumers, recorder, dispatch="shared", trace=trace,
+                                work=Work.constant(1.0), prefetch=2)  # fmt: skip
+    broker.subscribe(subscription)
+    Publisher(env, "p", broker, "t", itertools.chain([1.0], itertools.repeat(0.1, 5), [1e12]), trace=trace)
+    env.run(until=20.0)
+    takers = [(e[2], e[3]) for e in trace.of("taken")]
+    assert takers == [("c0", 0), ("c1", 1), ("c2", 2), ("c0", 3), ("c1", 4), ("c2", 5)]
+
+
 def test_a_large_prefetch_hurts_the_tail_when_service_times_vary():
     """RabbitMQ's advice, measured: copies queued behind a long job in one consumer's buffer wait while others idle."""
     p99 = {1: [], 20: []}
