@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: setup check test sweep report bench bench-compare demo clean
+.PHONY: setup check test coverage sweep report bench bench-compare mutation demo clean
 
 SPEC ?= default
 
@@ -28,6 +28,11 @@ check: setup
 
 test: check
 	$(BIN)/python -m pytest
+
+# The test suite under coverage, branches included. Not part of `make test`: on Python 3.11 tracing makes the
+# simulation-heavy tests about 2.6 times slower (docs/testing.md).
+coverage: check
+	$(BIN)/python -m pytest --cov --cov-report=term
 
 # Runs only what results/<name>/ lacks, then reports (also when some runs failed);
 # `make sweep SPEC=outage` for another shipped spec, or SPEC=path/to/spec.toml.
@@ -54,6 +59,19 @@ bench: $(BENCHED)
 		--benchmark-timer=time.process_time --benchmark-columns=min,median,max,rounds
 	$(BIN)/python -m benchmarks.interleaved
 	$(BIN)/python -m benchmarks.scale
+
+MUTATING := $(VENV)/.mutating
+
+$(MUTATING): pyproject.toml $(INSTALLED)
+	$(BIN)/python -m pip install --quiet -e '.[test,mutation]'
+	touch $@
+
+# Mutation testing (pyproject.toml's [tool.mutmut]): mutants of pubsub/ and analysis/stats.py against the fast
+# tests, two at a time; resumes where it stopped. Writes mutants/summary.txt: the score and every survivor.
+# Never part of `make test`; docs/testing.md records the score and explains the survivors.
+mutation: $(MUTATING)
+	$(BIN)/mutmut run --max-children 2
+	$(BIN)/python -m tests.mutation_summary > mutants/summary.txt; status=$$?; cat mutants/summary.txt; exit $$status
 
 # The newest saved run against the one before, as ratios to the in-run baselines.
 bench-compare: $(BENCHED)

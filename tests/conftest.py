@@ -9,9 +9,15 @@ from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 import pytest
+from hypothesis import settings
 
 from pubsub import Scenario, simulate
 from pubsub.intervals import interval
+
+# Property tests try 250 scenarios; `make mutation` runs them once per mutant, so there they try 25.
+settings.register_profile("default", max_examples=250)
+settings.register_profile("mutation", max_examples=25)
+settings.load_profile("default")
 
 THEORY_ROWS: list[tuple] = []
 

@@ -154,7 +154,7 @@ def check_each_subscription(fates: Fates, backlog, s: dict) -> None:
     assert totals["dead"] == s["dead_lettered"] and totals["lost"] == s["lost"]
 
 
-@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])  # examples: the profile's (tests/conftest.py)
 @given(scenarios())
 def test_conservation_and_counter_invariants(scenario):
     fates = Fates()
