@@ -147,6 +147,8 @@ def one_more_consumer_figure(
     paired: pd.DataFrame, summary: pd.DataFrame, others: list[str], folder: Path
 ) -> Path | None:
     """How much p99 drops when the group grows by one, paired by seed, for groups that keep up with the load."""
+    if paired.empty:
+        return None
     rows = paired[(paired["field"] == "group_size") & (paired["metric"] == "latency_p99")]
     if rows.empty:
         return None
@@ -162,22 +164,23 @@ def one_more_consumer_figure(
     for ax, (title, cells) in zip(axes, panels):
         for value, group in cells.groupby(hue, sort=True) if hue else [(None, cells)]:
             group = group.sort_values("to")
-            saved = -group["difference"]
-            errors = [saved - (-group["ci_high"]), (-group["ci_low"]) - saved]
+            added = (group["to"] - group["from"]).astype(float)  # a grid may skip sizes: per consumer added
+            saved = -group["difference"] / added
+            errors = [saved - (-group["ci_high"] / added), (-group["ci_low"] / added) - saved]
             label = None if hue is None else _label(value)
             ax.errorbar(group["to"], saved, yerr=errors, marker="o", ms=4, capsize=2, color=colors[value], label=label)
         ax.axhline(0, color="black", lw=0.8)
         ax.set_yscale("symlog", linthresh=0.1)
         ax.set_title(title or None)
-        ax.set_xlabel("consumers after adding one")
+        ax.set_xlabel("consumers in the group (each point: from the next smaller size swept)")
         _integer_ticks(ax, rows["to"])
-    axes[0].set_ylabel("p99 saved by one more consumer (s, symlog)")
+    axes[0].set_ylabel("p99 saved per consumer added (s)")
     if hue:
         handles, labels = axes[0].get_legend_handles_labels()
         fig.legend(handles, labels, title=hue.replace("_", " "), loc="outside right center", fontsize=9)
     fig.suptitle(
-        "What one more consumer buys: the drop in p99, replication by replication (same seeds)\n"
-        "bars: 95% paired intervals; only groups that already keep up (load below 0.95)",
+        "What one more consumer buys: the drop in p99 per consumer added, replication by replication\n"
+        "(same seeds); bars: 95% paired intervals; symlog scale; only groups that already keep up (load below 0.95)",
         fontsize=11,
     )
     return save(fig, folder, "one_more_consumer")

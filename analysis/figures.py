@@ -53,7 +53,7 @@ def _facets(summary: pd.DataFrame, column: str | None):
 def _legend_outside(fig, ax, title: str) -> None:
     handles, labels = ax.get_legend_handles_labels()
     if handles:
-        fig.legend(handles, labels, title=title, loc="outside right upper", fontsize=9)
+        fig.legend(handles, labels, title=title, loc="outside right center", fontsize=9)
 
 
 MAX_RHO = 1.2  # past this the queue only grows: latency measures the run's length, not the system
@@ -100,9 +100,10 @@ def _metric_grid(
 
 def latency_against_load(summary: pd.DataFrame, varied: list[str], folder: Path) -> Path | None:
     """Mean and p99 latency against ρ, a line per group size, a column per dispatch policy."""
-    shown = summary[summary["rho"] <= MAX_RHO]
-    if shown["rho"].nunique() < 3:
-        return None
+    data, held = _held_fixed(summary, varied, ("group_size", "publish_rate", "dispatch"))
+    shown = data[data["rho"] <= MAX_RHO]
+    if "publish_rate" not in varied or shown["rho"].nunique() < 3:
+        return None  # load is not what this sweep varies (a line per group size would be a single point)
     fig, axes = _metric_grid(
         shown,
         varied,
@@ -115,8 +116,8 @@ def latency_against_load(summary: pd.DataFrame, varied: list[str], folder: Path)
     )
     for ax in axes.flat:
         ax.axvline(1.0, color="grey", ls="--", lw=1)
-    hidden = int((summary["rho"] > MAX_RHO).sum())
-    note = f"; {hidden} overloaded cells (ρ > {MAX_RHO}) not shown" if hidden else ""
+    hidden = int((data["rho"] > MAX_RHO).sum())
+    note = (f"; {hidden} overloaded cells (ρ > {MAX_RHO}) not shown" if hidden else "") + _held_note(held)
     fig.suptitle(
         f"Latency climbs steeply as offered load ρ nears 1 (dashed)\nbands: 95% intervals over replications{note}",
         fontsize=12,
@@ -134,7 +135,7 @@ def backlog_over_time(summary: pd.DataFrame, backlog: pd.DataFrame, folder: Path
         title = "Backlog builds while consumers are out (shaded), then drains"
     else:
         pool = summary[summary["dispatch"] == summary["dispatch"].iloc[0]]
-        if pool["rho"].round(3).nunique() < 3:
+        if pool["publish_rate"].nunique() < 2 or pool["rho"].round(3).nunique() < 3:
             return None  # load is not what this sweep studies: its own figures show what it varies
         targets = [0.5, 0.8, 0.95, pool["rho"].max()]
         chosen = pool.loc[list(dict.fromkeys((pool["rho"] - t).abs().idxmin() for t in targets))]
@@ -228,8 +229,11 @@ def throughput_and_utilization(summary: pd.DataFrame, varied: list[str], folder:
     """Throughput and consumer utilization against group size, a line per publish rate."""
     if "group_size" not in varied:
         return None
+    data, held = _held_fixed(summary, varied, ("group_size", "publish_rate", "dispatch"))
+    if data.groupby(["publish_rate", "dispatch"])["group_size"].nunique().max() < 2:
+        return None  # each load has a single group size: no line to draw
     fig, _ = _metric_grid(
-        summary,
+        data,
         varied,
         "group_size",
         [("throughput", "throughput (msg/s)"), ("utilization", "consumer utilization (fraction busy)")],
@@ -239,7 +243,7 @@ def throughput_and_utilization(summary: pd.DataFrame, varied: list[str], folder:
     )
     fig.suptitle(
         "Throughput rises with consumers until it meets the publish rate; utilization then falls\n"
-        "bands: 95% intervals over replications",
+        f"bands: 95% intervals over replications{_held_note(held)}",
         fontsize=12,
     )
     return save(fig, folder, "throughput_utilization")
@@ -410,6 +414,49 @@ POISON_ROWS = [
 ]
 
 
+BACKPRESSURE_ROWS = [
+    ("latency_p99", "p99 latency (s, log scale)", True),
+    ("dropped_share", "copies dropped (%)", False),
+    ("throughput", "throughput (msg/s)", False),
+]
+
+
+def backpressure_figure(runs: pd.DataFrame, varied: list[str], folder: Path) -> Path | None:
+    """p99, the share of copies dropped and throughput against load, a line per queue capacity, a column per
+    overflow policy: what a bounded queue trades near and past saturation."""
+    if "queue_capacity" not in varied or "publish_rate" not in varied:
+        return None
+    data = runs.assign(
+        dropped_share=100 * runs["dropped"] / (runs["published"] * runs["subscribers"]),
+        rho=runs["publishers"] * runs["publish_rate"] * runs["service_time"] / runs["group_size"],
+    )
+    keys = ["rho", "queue_capacity", *(["overflow"] if "overflow" in varied else [])]
+    data, held = _held_fixed(data, varied, ("publish_rate", "queue_capacity", "overflow"))
+    summary = _intervals(data, keys, [m for m, _, _ in BACKPRESSURE_ROWS])
+    columns = _facets(summary, "overflow" if "overflow" in varied else None)
+    colors = _colors(summary, "queue_capacity", "viridis")
+    fig, axes = plt.subplots(len(BACKPRESSURE_ROWS), len(columns), figsize=(5.5 * len(columns) + 1.5, 10.5),
+                             sharex=True, sharey="row", squeeze=False, layout="constrained")  # fmt: skip
+    for j, (policy, part) in enumerate(columns):
+        for i, (metric, label, _) in enumerate(BACKPRESSURE_ROWS):
+            ax = axes[i, j]
+            _lines(ax, part, "rho", metric, "queue_capacity", colors)
+            ax.axvline(1.0, color="grey", ls="--", lw=1)
+            ax.set_ylabel(label if j == 0 else "")
+            if i == 0 and policy is not None:
+                ax.set_title(f"overflow: {policy}")
+    for i, (_, _, log) in enumerate(BACKPRESSURE_ROWS):  # once every column is drawn: the row shares its scale
+        axes[i, 0].set_yscale("log") if log else axes[i, 0].set_ylim(bottom=0)
+    fig.supxlabel("offered load ρ = publish rate × service time ÷ group size")
+    _legend_outside(fig, axes[0, 0], "queue capacity")
+    fig.suptitle(
+        "A bounded queue caps the tail by dropping copies (drop) or by holding the publisher back (block,\n"
+        f"latency counted from the actual publish). Bands: 95% intervals over replications{_held_note(held)}",
+        fontsize=12,
+    )
+    return save(fig, folder, "backpressure")
+
+
 def poison_figure(runs: pd.DataFrame, varied: list[str], folder: Path) -> Path | None:
     """Capacity lost to poison messages (deliveries that processed nothing), dead letters and p99, a line per limit."""
     if "poison_prob" not in varied:
@@ -558,5 +605,6 @@ def draw_all(
         "hot_keys": hot_keys_figure(summary, varied, folder),
         "batching": batching_figure(summary, varied, folder),
         "poison": poison_figure(runs, varied, folder),
+        "backpressure": backpressure_figure(runs, varied, folder),
     }
     return {name: path for name, path in drawn.items() if path is not None}

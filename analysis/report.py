@@ -50,6 +50,9 @@ CAPTIONS = {
     "variability; bands are 95% intervals. Prefetch 1 is plain competing consumers.",
     "batching": "Throughput, mean and p99 latency against the largest batch a consumer takes, one line per fixed "
     "cost of a batch; bands are 95% intervals. A consumer never waits to fill a batch.",
+    "backpressure": "p99 latency, the share of copies dropped and throughput against offered load, one line per "
+    "queue capacity, one column per overflow policy; bands are 95% intervals. Past ρ = 1 a dropping queue sheds "
+    "the excess, a blocking one slows the publishers to what the consumers take.",
     "poison": "Share of deliveries that processed nothing (capacity lost to failed attempts), dead-lettered share "
     "of copies and p99 latency against the poison-message rate, one line per delivery limit; bands are 95% "
     "intervals.",
@@ -144,9 +147,15 @@ def _capacity_section(
 ) -> str:
     """The answer first: a sentence, the metric against group size with the answer marked, what one more
     consumer buys, and dispatch against dispatch; the table behind them folded."""
-    if answer.empty:
-        return ""
+    if answer.empty or (summary["outage_duration"] > 0).any():
+        return ""  # (a p99 taken across an outage measures the outage: its backlog figure tells the story)
     others = [f for f in results.varied if f != "group_size"]
+    if others:
+        sizes = int(summary.groupby(others, dropna=False)["group_size"].nunique().max())
+    else:
+        sizes = summary["group_size"].nunique()
+    if sizes < 2:
+        return ""  # every setting has a single group size: nothing to choose from
     target = float(answer["slo_p99"].iloc[0])
     same_target = answer["slo_p99"].nunique() == 1
     drawn = {}
