@@ -102,7 +102,7 @@ def latency_against_load(summary: pd.DataFrame, varied: list[str], folder: Path)
     """Mean and p99 latency against ρ, a line per group size, a column per dispatch policy."""
     data, held = _held_fixed(summary, varied, ("group_size", "publish_rate", "dispatch"))
     shown = data[data["rho"] <= MAX_RHO]
-    if "publish_rate" not in varied or shown["rho"].nunique() < 3:
+    if "publish_rate" not in varied or shown.empty or shown["rho"].nunique() < 3:
         return None  # load is not what this sweep varies (a line per group size would be a single point)
     fig, axes = _metric_grid(
         shown,
@@ -230,8 +230,8 @@ def throughput_and_utilization(summary: pd.DataFrame, varied: list[str], folder:
     if "group_size" not in varied:
         return None
     data, held = _held_fixed(summary, varied, ("group_size", "publish_rate", "dispatch"))
-    if data.groupby(["publish_rate", "dispatch"])["group_size"].nunique().max() < 2:
-        return None  # each load has a single group size: no line to draw
+    if data.empty or data.groupby(["publish_rate", "dispatch"])["group_size"].nunique().max() < 2:
+        return None  # each load has a single group size (or no cell has the held values): no line to draw
     fig, _ = _metric_grid(
         data,
         varied,

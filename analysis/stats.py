@@ -67,9 +67,17 @@ def closed_form_name(row) -> str | None:
     """Which of docs/model.md's closed forms describes this cell, if any."""
     plain = (
         row["arrivals"] == "poisson"
+        and row["rate_profile"] == "constant"
         and pd.isna(row["queue_capacity"])
         and _never_redelivered(row)
         and row["outage_duration"] == 0
+        and not row["autoscale"]
+        and row["crash_rate"] == 0
+        and row["prefetch"] == 1
+        and row["batch_size"] == 1
+        and row["service_overhead"] == 0
+        and row["delivery_delay"] == 0
+        and row["poison_prob"] == 0
         and offered_load(row) < 1
     )
     if not plain:

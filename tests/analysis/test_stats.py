@@ -121,6 +121,19 @@ def test_closed_forms_are_matched_only_where_they_apply():
     assert stats.closed_form_name({**row, "publish_rate": 2.5}) is None  # unstable
     assert stats.closed_form_name({**row, "ack": True, "ack_timeout": 30.0, "dispatch": "shared"}) == "M/M/2"
     assert stats.closed_form_name({**row, "ack": True, "ack_timeout": 2.0, "dispatch": "shared"}) is None
+    # No closed form holds for a time-varying load, a changing group, buffers, batches or extra costs.
+    shared = {**row, "dispatch": "shared"}
+    for change in [
+        {"rate_profile": "sine", "rate_period": 100.0, "rate_amplitude": 0.5},
+        {"autoscale": True, "max_consumers": 4, "target_backlog": 1.0},
+        {"crash_rate": 0.01},
+        {"prefetch": 3},
+        {"batch_size": 2},
+        {"service_overhead": 0.1},
+        {"delivery_delay": 0.1},
+        {"poison_prob": 0.01, "ack": True, "ack_timeout": 30.0},
+    ]:
+        assert stats.closed_form_name({**shared, **change}) is None, change
     assert stats.closed_form({**row, "dispatch": "shared"}) == pytest.approx(1 / (1 - (0.75**2)) * 1.0, rel=1e-9)
 
 
