@@ -51,9 +51,21 @@ def _facets(summary: pd.DataFrame, column: str | None):
 
 
 def _legend_outside(fig, ax, title: str) -> None:
-    handles, labels = ax.get_legend_handles_labels()
-    if handles:
-        fig.legend(handles, labels, title=title, loc="outside right center", fontsize=9)
+    """One legend beside the panels, with every label any panel drew (a panel may lack some), in order."""
+    found: dict[str, object] = {}
+    for panel in [ax, *fig.axes]:
+        for handle, label in zip(*panel.get_legend_handles_labels()):
+            found.setdefault(label, handle)
+    if found:
+        labels = sorted(found, key=_label_order)
+        fig.legend([found[label] for label in labels], labels, title=title, loc="outside right center", fontsize=9)
+
+
+def _label_order(label: str) -> tuple:
+    try:
+        return (0, float(label), label)
+    except ValueError:
+        return (1, 0.0, label)
 
 
 MAX_RHO = 1.2  # past this the queue only grows: latency measures the run's length, not the system
