@@ -30,3 +30,13 @@ def mini_results(tmp_path_factory):
     spec.write_text(SPEC)
     run_sweep(load(spec), spec, root / "results", workers=2, progress=False)
     return root / "results" / "mini"
+
+
+@pytest.fixture
+def without_figures(monkeypatch):
+    """For tests of a report's text and tables: the figures take most of a build and do not change them."""
+    from analysis import answers, figures
+
+    monkeypatch.setattr(figures, "draw_all", lambda *args: {})
+    for name in ("answer_figure", "one_more_consumer_figure", "dispatch_figure"):
+        monkeypatch.setattr(answers, name, lambda *args, **kwargs: None)

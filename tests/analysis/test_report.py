@@ -72,7 +72,7 @@ def test_report_is_self_contained_and_references_only_existing_files(built, mini
     assert page.count("<figure>") == len(FIGURES)
 
 
-def test_a_folder_with_failed_runs_still_reports_and_says_which(mini_results, tmp_path):
+def test_a_folder_with_failed_runs_still_reports_and_says_which(mini_results, tmp_path, without_figures):
     folder = tmp_path / "mini"
     shutil.copytree(mini_results, folder)
     runs = pd.read_parquet(folder / "runs.parquet")
@@ -210,10 +210,9 @@ def expected_capacity(summary: pd.DataFrame, target: float) -> dict[tuple, str]:
 
 
 @pytest.mark.parametrize("slo", [None, 60.0])
-def test_capacity_table_shows_capacity_csv_and_the_answer_follows_the_slo(mini_results, tmp_path, monkeypatch, slo):
+def test_capacity_table_shows_capacity_csv_and_the_answer_follows_the_slo(mini_results, tmp_path, without_figures, slo):
     folder = tmp_path / "mini"
     shutil.copytree(mini_results, folder)
-    monkeypatch.setattr(report.figures, "draw_all", lambda *args: {})  # the figures do not depend on the target
     page = report.build(load(folder), slo).read_text()
     target = 10.0 if slo is None else slo  # default: ten mean service times of 1 s
     sentence = re.search(r"lies wholly below\s+the target \(([^)]*)\)", page).group(1)
