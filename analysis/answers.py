@@ -172,9 +172,10 @@ def one_more_consumer_figure(
         ax.axhline(0, color="black", lw=0.8)
         ax.set_yscale("symlog", linthresh=0.1)
         ax.set_title(title or None)
-        ax.set_xlabel("consumers in the group (each point: from the next smaller size swept)")
+        ax.set_xlabel("")
         _integer_ticks(ax, rows["to"])
     axes[0].set_ylabel("p99 saved per consumer added (s)")
+    fig.supxlabel("consumers in the group (each point: from the next smaller size swept)", fontsize=11)
     if hue:
         handles, labels = axes[0].get_legend_handles_labels()
         fig.legend(handles, labels, title=hue.replace("_", " "), loc="outside right center", fontsize=9)
