@@ -10,7 +10,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from .figures import _colors, save
+from .figures import _colors, _legend_outside, save
 from .stats import interval
 
 LABELS = {"latency_p99": "p99 latency (s)", "latency_mean": "mean latency (s)", "latency_p50": "median latency (s)"}
@@ -103,8 +103,7 @@ def answer_figure(
         fontsize=9,
     )
     if hue:
-        handles, labels = axes[0].get_legend_handles_labels()
-        fig.legend(handles, labels, title=hue.replace("_", " "), loc="outside right center", fontsize=9)
+        _legend_outside(fig, axes[0], hue.replace("_", " "))
     fig.suptitle(
         "Ringed: the smallest group whose 95% interval lies wholly below the target\n"
         "bars: 95% intervals over replications; off the top: groups that cannot keep up",
@@ -177,8 +176,7 @@ def one_more_consumer_figure(
     axes[0].set_ylabel("p99 saved per consumer added (s)")
     fig.supxlabel("consumers in the group (each point: from the next smaller size swept)", fontsize=11)
     if hue:
-        handles, labels = axes[0].get_legend_handles_labels()
-        fig.legend(handles, labels, title=hue.replace("_", " "), loc="outside right center", fontsize=9)
+        _legend_outside(fig, axes[0], hue.replace("_", " "))
     fig.suptitle(
         "What one more consumer buys: the drop in p99 per consumer added, replication by replication\n"
         "(same seeds); bars: 95% paired intervals; symlog scale; only groups that already keep up (load below 0.95)",
@@ -246,8 +244,7 @@ def dispatch_figure(ratios: pd.DataFrame, summary: pd.DataFrame, others: list[st
     first = ratios.iloc[0]
     axes[0].set_ylabel(f"p99 of {first['dispatch']} ÷ p99 of {first['against']}")
     if hue:
-        handles, labels = axes[0].get_legend_handles_labels()
-        fig.legend(handles, labels, title=hue.replace("_", " "), loc="outside right center", fontsize=9)
+        _legend_outside(fig, axes[0], hue.replace("_", " "))
     fig.suptitle(
         f"Dispatch compared run by run (same seeds): above 1, {first['dispatch']} has the longer tail\n"
         "bars: 95% intervals of the per-replication ratio; only groups that keep up (load below 0.95)",
