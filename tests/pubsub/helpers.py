@@ -39,6 +39,9 @@ class Recording(Trace):
     def dead_lettered(self, now, subscription, copy):
         self.events.append(("dead_lettered", now, subscription.name, copy.message.id))
 
+    def lost(self, now, subscription, copy):
+        self.events.append(("lost", now, subscription.name, copy.message.id))
+
     def of(self, kind: str) -> list[tuple]:
         return [e for e in self.events if e[0] == kind]
 

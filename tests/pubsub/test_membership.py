@@ -170,6 +170,24 @@ def test_a_crash_loses_its_whole_prefetch_buffer_without_acks_and_nothing_with_a
     assert acked["lost"] == 0 and acked["redelivered"] >= sum(held) > 50
 
 
+def test_copies_lost_with_a_prefetch_buffer_are_lost_when_their_consumer_crashes(monkeypatch):
+    crashes = []
+    original = Subscription.left
+
+    def left(self, now, consumer):
+        crashes.append(now)
+        original(self, now, consumer)
+
+    monkeypatch.setattr(Subscription, "left", left)
+    s = Scenario(dispatch="shared", prefetch=5, seed=2, **CRASHY)
+    env, trace = Environment(), Recording()
+    model = build(env, s, trace)
+    env.run(until=s.duration)
+    lost = trace.of("lost")
+    assert len(lost) == model.recorder.lost > len(crashes) > 50  # buffers, not just the attempt
+    assert {now for _, now, *_ in lost} <= set(crashes)
+
+
 def test_a_retired_prefetch_consumer_works_off_its_buffer_and_then_stops(monkeypatch):
     buffered = []
     original = Subscription.retire

@@ -80,6 +80,22 @@ def test_pushes_go_round_the_consumers_in_index_order():
     assert takers == [("c0", 0), ("c1", 1), ("c2", 2), ("c0", 3), ("c1", 4), ("c2", 5)]
 
 
+def test_a_full_consumers_turn_passes_to_the_next_consumer_with_room():
+    """Round-robin among those with room: while c1 holds a long job, c2 and c0 alternate; c0 never takes c1's turn."""
+    env, trace, recorder = Environment(), Recording(), Recorder()
+    broker = Broker(recorder)
+    consumers = [Consumer(env, f"c{i}", trace=trace) for i in range(3)]
+    services = itertools.chain([1.0, 100.0], itertools.repeat(1.0))
+    subscription = Subscription(env, "s", "t", consumers, recorder, dispatch="shared", trace=trace,
+                                work=Work(services), prefetch=1)  # fmt: skip
+    broker.subscribe(subscription)
+    # Three at once fill every buffer; then one every 2 s, each finished before the next arrives.
+    Publisher(env, "p", broker, "t", itertools.chain([1.0, 0.1, 0.1], itertools.repeat(2.0, 6), [1e12]), trace=trace)
+    env.run(until=50.0)
+    takers = [e[2] for e in trace.of("taken")]
+    assert takers == ["c0", "c1", "c2", "c0", "c2", "c0", "c2", "c0", "c2"]
+
+
 def test_a_large_prefetch_hurts_the_tail_when_service_times_vary():
     """RabbitMQ's advice, measured: copies queued behind a long job in one consumer's buffer wait while others idle."""
     p99 = {1: [], 20: []}
