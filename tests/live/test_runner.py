@@ -1,6 +1,7 @@
 """A Scenario on a real server: the same draws as the simulator, conservation on the server, the mapping."""
 
 import itertools
+import statistics
 from collections import defaultdict
 
 import pytest
@@ -45,16 +46,17 @@ def test_a_run_uses_the_simulators_service_draws_and_conserves_copies_on_the_ser
     assert log.server["holds"], log.server
     (group,) = log.server["groups"]
     assert group["published"] == len(log.published) and group["dead_lettered"] == len(log.dead) > 0
-    # Each copy's first attempt slept its copy's draw (and acknowledged within a few ms), and failed as drawn.
+    # Each copy's first attempt slept its copy's draw, and failed as drawn. A sleep is never short; it may run
+    # long when the machine is busy, so only the typical overshoot is bounded (a few ms for the acknowledgment).
     first = {at: fields for entries in LiveRun(s, server.url, SCALE)._entries(0) for at, _, fields in entries}
-    checked = 0
+    overshoots = []
     for attempt in log.attempts:
         if attempt.delivery == 1 and attempt.ended == attempt.ended:
             fields = first[attempt.published]
-            assert float(fields["w0"]) * SCALE <= attempt.ended - attempt.taken < float(fields["w0"]) * SCALE + 0.01
+            overshoots.append(attempt.ended - attempt.taken - float(fields["w0"]) * SCALE)
             assert (attempt.outcome == "failed") == (fields["x0"] == 1)
-            checked += 1
-    assert checked > 100
+    assert len(overshoots) > 100
+    assert min(overshoots) >= 0 and statistics.median(overshoots) < 0.01, sorted(overshoots)[-5:]
     simulated = {at: (fields["w0"], fields["x0"]) for at, fields in first.items()}
     assert len(simulated) == len(log.published)
     m = measure.summarize(log)
