@@ -52,11 +52,15 @@ def scenarios(draw) -> Scenario:
     crash = draw(st.sampled_from([0.0, 0.0, 0.05]))
     rebalance = draw(st.sampled_from(["none", "eager", "cooperative"]))
     nack = ack and draw(st.booleans())
+    service_time = draw(st.floats(0.05, 3.0))
+    publishers = draw(st.integers(1, 3))
+    # Offered load per consumer from light to overloaded (capped, to keep runs short).
+    publish_rate = min(3.0, draw(st.floats(0.05, 1.5)) * group_size / service_time / publishers)
     backoff = draw(st.sampled_from(["fixed", "exponential"])) if nack else "fixed"
     return Scenario(
         topics=draw(st.integers(1, 3)),
-        publishers=draw(st.integers(1, 3)),
-        publish_rate=draw(st.floats(0.05, 3.0)),
+        publishers=publishers,
+        publish_rate=publish_rate,
         arrivals=draw(st.sampled_from(["poisson", "fixed", "bursty"])),
         burst_factor=draw(st.floats(1.0, 8.0)),
         **draw(profiles(duration)),
@@ -67,7 +71,7 @@ def scenarios(draw) -> Scenario:
         keys=draw(st.integers(1, 20)),
         key_skew=draw(st.sampled_from([0.0, 0.8, 2.0])),
         service=draw(st.sampled_from(["exponential", "fixed", "lognormal"])),
-        service_time=draw(st.floats(0.05, 3.0)),
+        service_time=service_time,
         service_cv=draw(st.floats(0.2, 3.0)),
         batch_size=batch_size,
         prefetch=prefetch,
@@ -76,8 +80,10 @@ def scenarios(draw) -> Scenario:
         queue_capacity=capacity,
         overflow=draw(st.sampled_from(["drop", "block"])),
         ack=ack,
-        ack_timeout=draw(st.floats(0.1, 10.0)),
-        failure_prob=draw(st.floats(0.0, 0.9)) if ack else 0.0,
+        # Timeouts near the service time make the rare paths common: redeliveries of copies still being worked
+        # on, so duplicates (or, idempotent, suppressions); failures would hide them, so some draws have none.
+        ack_timeout=max(0.1, service_time * draw(st.floats(0.3, 1.5) | st.floats(0.3, 5.0))),
+        failure_prob=draw(st.just(0.0) | st.floats(0.0, 0.9)) if ack else 0.0,
         max_deliveries=draw(st.none() | st.integers(1, 4)),
         idempotent=draw(st.booleans()),
         nack=nack,
@@ -92,7 +98,7 @@ def scenarios(draw) -> Scenario:
         rebalance_time=draw(st.sampled_from([0.0, 2.0])) if rebalance != "none" else 0.0,
         restart_time=draw(st.sampled_from([0.0, 1.0, 20.0])) if crash else 0.0,
         outage_start=draw(st.floats(0.0, duration * 0.9)),
-        outage_duration=draw(st.floats(1.0, duration)) if outage and rebalance == "none" else 0.0,
+        outage_duration=draw(st.floats(1.0, duration * 0.6)) if outage and rebalance == "none" else 0.0,
         duration=duration,
         warmup=draw(st.floats(0.0, duration * 0.5)),
         seed=draw(st.integers(0, 2**32)),
