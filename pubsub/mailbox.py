@@ -129,19 +129,16 @@ class Mailbox:
         return out
 
     def room(self) -> Event:
-        """An event that fires once the mailbox is not full."""
-        if not self.is_full():
-            event = Event(self._env)
-            event.succeed()
-            return event
+        """An event that fires once this mailbox, full now, has room (a blocked publisher then looks again)."""
         if self._room is None:
             self._room = Event(self._env)
         return self._room
 
     def _release_room(self) -> None:
-        room = self._room
-        if room is not None and not self.is_full():
-            self._room = None
+        """Called where a copy leaves while publishers wait for room (`_room` is set)."""
+        if not self.is_full():
+            room, self._room = self._room, None
+            assert room is not None  # pragma: no mutate
             room.succeed()
 
     def pause(self) -> None:

@@ -10,6 +10,7 @@ from pubsub import Scenario, simulate
 from pubsub import simulation as simulation_module
 from pubsub.broker import Broker
 from pubsub.consumer import Consumer
+from pubsub.dispatch import Prefetch
 from pubsub.publisher import Publisher
 from pubsub.recorder import Recorder
 from pubsub.simulation import build
@@ -105,6 +106,25 @@ def test_a_large_prefetch_hurts_the_tail_when_service_times_vary():
                          prefetch=prefetch, duration=10_000.0, warmup=1000.0, seed=seed)  # fmt: skip
             p99[prefetch].append(simulate(s).summary["latency_p99"])
     assert all(np.array(p99[20]) > 1.5 * np.array(p99[1])), p99
+
+
+def test_a_buffer_holds_what_it_was_given_and_not_yet_finished_however_copies_leave_it(monkeypatch):
+    """`held` is the buffered copies plus at most the one in service, never above `prefetch`: checked at every push,
+    while buffered copies expire, are acknowledged by another attempt, or fail."""
+    checked = []
+    original = Prefetch.push
+
+    def push(self, now):
+        for buffer in self.buffers:
+            assert len(buffer) <= buffer.held <= min(len(buffer) + 1, self.prefetch), (now, buffer.consumer)
+        checked.append(now)
+        original(self, now)
+
+    monkeypatch.setattr(Prefetch, "push", push)
+    s = Scenario(dispatch="shared", group_size=3, prefetch=4, publish_rate=2.5, service="lognormal", service_cv=2.0,
+                 ack=True, ack_timeout=2.0, failure_prob=0.2, max_deliveries=3, duration=500.0, seed=4)  # fmt: skip
+    summary = simulate(s).summary
+    assert len(checked) > 1000 and summary["redelivered"] > 100
 
 
 def test_a_delivery_that_expires_in_a_buffer_leaves_it_and_counts_as_no_attempt():

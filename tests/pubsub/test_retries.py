@@ -144,3 +144,20 @@ def test_a_nack_at_the_limit_waits_for_an_earlier_attempt_still_running():
     env.run(until=50.0)
     assert [(e[1], e[2]) for e in trace.of("taken")] == [(2.0, "c0"), (3.0, "c1")]
     assert (recorder.processed, recorder.dead_lettered, recorder.duplicates) == (1, 0, 0)
+
+
+def test_a_nack_at_the_limit_dead_letters_when_the_earlier_attempt_still_running_fails_too():
+    """As above, but delivery 1 fails as well: when it ends, at 7, the copy is dead-lettered, not left in flight."""
+    env, trace, recorder = Environment(), Recording(), Recorder()
+    broker = Broker(recorder)
+    consumers = [Consumer(env, f"c{i}", trace=trace) for i in range(2)]
+    work = Work(iter([5.0]), iter([True]), iter([0.5]), iter([True]))
+    acks = Acknowledgments(env, 1.0, max_deliveries=2, retries=Retries(0.0))
+    subscription = Subscription(env, "s", "t", consumers, recorder, dispatch="shared", acks=acks, trace=trace,
+                                work=work)  # fmt: skip
+    broker.subscribe(subscription)
+    Publisher(env, "p", broker, "t", iter([2.0, 1e12]), trace=trace)
+    env.run(until=50.0)
+    assert [(e[1], e[2]) for e in trace.of("taken")] == [(2.0, "c0"), (3.0, "c1")]
+    assert [e[1] for e in trace.of("dead_lettered")] == [7.0]
+    assert (recorder.processed, recorder.dead_lettered) == (0, 1) and not subscription.in_flight
