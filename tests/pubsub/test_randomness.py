@@ -7,12 +7,14 @@ wrong rate, mean, spread or weight lands outside them.
 
 import itertools
 import math
+import sys
+from collections import defaultdict
 
 import numpy as np
 import pytest
 from scipy import stats
 
-from pubsub import Scenario
+from pubsub import Scenario, simulate
 from pubsub import randomness as rnd
 
 LEVEL = 0.999
@@ -91,3 +93,20 @@ def test_fixed_arrivals_interleave_by_their_phase(publishers):
         assert mine == pytest.approx((p + 1) / (publishers * rate) + np.arange(50) / rate, abs=1e-9)
         times.extend(mine)
     assert np.diff(sorted(times)) == pytest.approx(np.full(50 * publishers - 1, 1 / (publishers * rate)), abs=1e-9)
+
+
+def test_every_source_of_randomness_draws_from_a_stream_of_its_own(monkeypatch):
+    """No two sources share a stream key: a shared key would make, say, crashes replay the arrival draws."""
+    users = defaultdict(set)
+    original = rnd.rng_for
+
+    def spy(seed, kind, *index):
+        users[(kind, *index)].add(sys._getframe(1).f_code.co_name)
+        return original(seed, kind, *index)
+
+    monkeypatch.setattr(rnd, "rng_for", spy)
+    simulate(Scenario(topics=2, publishers=2, subscribers=2, group_size=3, keys=5, dispatch="key-hash",
+                      rate_profile="step", rate_factor=2.0, rate_change_at=100.0, ack=True, failure_prob=0.1,
+                      poison_prob=0.05, max_deliveries=3, crash_rate=0.01, duration=200.0, warmup=0.0))  # fmt: skip
+    assert {kind for kind, *_ in users} == set(range(9))  # every kind of source was drawn from
+    assert all(len(names) == 1 for names in users.values()), {k: v for k, v in users.items() if len(v) > 1}
