@@ -8,6 +8,7 @@ from asimpy import Environment
 
 from pubsub import Scenario, simulate
 from pubsub.simulation import build
+from pubsub.subscription import Subscription
 from tests.pubsub.helpers import Recording, nan_safe
 
 CRASHY = dict(publish_rate=1.5, group_size=3, dispatch="shared", crash_rate=0.02, restart_time=15.0,
@@ -52,6 +53,29 @@ def test_with_acknowledgments_nothing_is_lost_and_each_cut_copy_comes_back_at_it
     assert len(cut) > 10
     for _, message, taken in cut:
         assert requeued[message] == pytest.approx(taken + 8.0)
+
+
+def test_a_crash_dead_letters_a_copy_whose_last_delivery_already_timed_out(monkeypatch):
+    """At the delivery limit, an attempt that outlives its timeout decides the copy's fate; if its consumer crashes
+    first, the copy is dead-lettered then and there, not left in flight with nothing working on it."""
+    crashes = []
+    original = Subscription.left
+
+    def left(self, now, consumer):
+        crashes.append(now)
+        original(self, now, consumer)
+
+    monkeypatch.setattr(Subscription, "left", left)
+    _, model, trace = run(ack=True, ack_timeout=0.8, max_deliveries=1)
+    ended = {(e[1], e[3]) for e in trace.of("finished")}
+    taken = {e[3]: e[1] for e in trace.of("taken")}  # (one delivery each)
+    dead = [(at, message) for _, at, _, message in trace.of("dead_lettered")]
+    # Dead-lettered as its attempt failed, at its timeout after a crash cut the attempt, or at the crash.
+    expired = [(at, m) for at, m in dead if at == pytest.approx(taken[m] + 0.8)]
+    at_crash = [(at, m) for at, m in dead if (at, m) not in ended and (at, m) not in expired]
+    assert len(at_crash) > 10 and {at for at, _ in at_crash} <= set(crashes)
+    (subscription,) = model.subscriptions
+    assert all(copy.running > 0 or not copy.doomed for copy in subscription.in_flight)
 
 
 def test_a_crashed_consumer_takes_nothing_until_it_restarts():
