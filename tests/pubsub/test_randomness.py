@@ -45,6 +45,17 @@ def test_bursty_arrivals_have_the_long_run_rate(factor, length):
     assert np.std(counts) > 3 * math.sqrt(rate * horizon)
 
 
+def test_bursty_arrivals_start_in_the_stationary_state():
+    """Started on with probability 1/factor, the count in the first on-period's length already averages rate × t;
+    starting always on (or always off, or on with twice the odds) would not."""
+    rate, window = 0.5, 2.0
+    fields = dict(arrivals="bursty", publish_rate=rate, burst_factor=8.0, burst_length=2.0)
+    counts = [arrivals_within(rnd.arrival_gaps(Scenario(seed=seed, **fields), 0, 0), window) for seed in range(3000)]
+    low, high = t_interval(counts)
+    assert low <= rate * window <= high
+    assert high - low < 0.3 * rate * window
+
+
 def test_lognormal_service_has_its_mean_and_coefficient_of_variation():
     mean, cv, n = 2.0, 1.5, 200_000
     draws = np.fromiter(itertools.islice(rnd.service_times("lognormal", mean, cv, np.random.default_rng(1)), n), float)
