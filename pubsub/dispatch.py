@@ -43,7 +43,7 @@ class Dispatch:
     def peek(self, key: int) -> Mailbox:
         return self.route(key)
 
-    def redeliver(self, now: float, copy: Copy) -> Mailbox:
+    def redeliver(self, copy: Copy) -> Mailbox:
         """Where an unacknowledged copy goes back to."""
         return self.route(copy.message.key)
 
@@ -126,7 +126,7 @@ class RoundRobin(Dispatch):
     def peek(self, key: int) -> Mailbox:
         return self._ring[self._next]
 
-    def redeliver(self, now: float, copy: Copy) -> Mailbox:
+    def redeliver(self, copy: Copy) -> Mailbox:
         # Back to its own consumer's queue: a redelivery must not take a new message's turn.
         if copy.home in self._homes:
             return copy.home
@@ -262,7 +262,7 @@ class Prefetch(Dispatch):
                     subscription.crashed(now, copy)
         self.push(now)
 
-    def redeliver(self, now: float, copy: Copy) -> Mailbox:
+    def redeliver(self, copy: Copy) -> Mailbox:
         return self.queue  # an expired delivery has left its buffer already (`Acknowledgments._expire`)
 
     def push(self, now: float) -> None:

@@ -88,8 +88,8 @@ class Subscription:
     def joined(self, now: float, consumer: Consumer) -> None:
         """`consumer` is up (started, or restarted after a crash): copies are routed to it again."""
         index = self.consumers.index(consumer)
-        if consumer.retiring or index in self.members:
-            return
+        # A consumer retired or crashed during its startup never gets here (the interrupt ends its wait).
+        assert not consumer.retiring and index not in self.members, (consumer.name, self.members)  # pragma: no mutate
         self._regroup(now, sorted([*self.members, index]), consumer)
 
     def left(self, now: float, consumer: Consumer) -> None:
@@ -158,7 +158,7 @@ class Subscription:
     def redeliver(self, now: float, copy: Copy) -> None:
         """Put an unacknowledged copy back; it was admitted once, so capacity does not apply."""
         self.in_flight.discard(copy)
-        self.dispatch.redeliver(now, copy).requeue(now, copy)
+        self.dispatch.redeliver(copy).requeue(now, copy)
         if self.trace is not None:
             self.trace.requeued(now, self, copy)
 

@@ -77,7 +77,7 @@ def test_exponential_service_has_its_mean():
     assert low <= 0.7 <= high
 
 
-@pytest.mark.parametrize("skew", [0.0, 0.3, 1.2])
+@pytest.mark.parametrize("skew", [0.0, 0.3, 1.0, 1.2])
 def test_keys_follow_zipf_weights(skew):
     """Key k has weight (k + 1)^−skew: a chi-square test of the counts, and each key's share inside its interval."""
     count, n = 12, 60_000
