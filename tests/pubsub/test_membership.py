@@ -188,6 +188,24 @@ def test_copies_lost_with_a_prefetch_buffer_are_lost_when_their_consumer_crashes
     assert {now for _, now, *_ in lost} <= set(crashes)
 
 
+def test_a_buffer_paused_by_a_cooperative_rebalance_is_filled_the_moment_it_resumes(monkeypatch):
+    resumed = []
+    original = Rebalancer._resume
+
+    def resume(self, at, mailbox):
+        original(self, at, mailbox)
+        if isinstance(mailbox, Buffer) and not mailbox.paused:
+            queue = model.subscriptions[0].dispatch.queue
+            resumed.append(mailbox.held == s.prefetch or len(queue) == 0 or not mailbox.open)  # (crashed again)
+
+    monkeypatch.setattr(Rebalancer, "_resume", resume)
+    s = Scenario(dispatch="shared", prefetch=3, rebalance="cooperative", rebalance_time=5.0, **CRASHY)
+    env = Environment()
+    model = build(env, s)
+    env.run(until=s.duration)
+    assert len(resumed) > 50 and all(resumed)
+
+
 def test_a_retired_prefetch_consumer_works_off_its_buffer_and_then_stops(monkeypatch):
     buffered = []
     original = Subscription.retire
