@@ -21,17 +21,20 @@ def main() -> int:
     stats = json.loads(STATS.read_text())
     listed = subprocess.run([mutmut, "results", "--all", "true"], check=True, capture_output=True, text=True).stdout
     outcomes = [line.strip().rsplit(": ", 1) for line in listed.splitlines() if ": " in line]
-    survivors = sorted(name for name, outcome in outcomes if outcome == "survived")
-    judged = stats["killed"] + stats["survived"]
-    score = stats["killed"] / judged if judged else float("nan")
-    print(f"mutants: {stats['total']}; killed {stats['killed']}, survived {stats['survived']}, "
-          f"timed out {stats.get('timeout', 0)}, not checked {stats.get('no_tests', 0) + stats.get('skipped', 0)}"
-          f"; score {score:.1%} of those judged")  # fmt: skip
+    # A mutant that hangs the tests (timeout) was caught; one that no test runs (no tests) was not.
+    survivors = sorted(name for name, outcome in outcomes if outcome in ("survived", "no tests"))
+    caught = stats["killed"] + stats.get("timeout", 0)
+    judged = caught + len(survivors)
+    score = caught / judged if judged else float("nan")
+    print(f"mutants: {stats['total']}; killed {stats['killed']}, timed out {stats.get('timeout', 0)}, "
+          f"survived {stats['survived']}, run by no test {stats.get('no_tests', 0)}, "
+          f"not run {stats['total'] - sum(v for k, v in stats.items() if k != 'total')}; "
+          f"score {score:.1%} of those judged")  # fmt: skip
     by_module = Counter(re.split(r"\.x[_ǁ]", name)[0] for name in survivors)
     for module, count in sorted(by_module.items()):
-        print(f"  {module}: {count} survived")
+        print(f"  {module}: {count} not caught")
     for name in survivors:
-        print(f"survived: {name}")
+        print(f"not caught: {name}")
     return 1 if survivors else 0
 
 
