@@ -1,5 +1,6 @@
 """Autoscaling a shared group on its backlog, and what consumers cost."""
 
+import math
 from collections import defaultdict
 
 import numpy as np
@@ -40,6 +41,7 @@ def test_a_fixed_group_costs_exactly_its_size_times_the_window(fields):
     assert s["consumer_seconds"] == s["group_size"] * groups * 900.0
     assert (s["group_size_mean"], s["group_size_max"], s["scale_ups"], s["scale_downs"]) == (s["group_size"],
             s["group_size"], 0, 0)  # fmt: skip
+    assert s["rebalances"] == 0 and s["paused_seconds"] == 0.0
 
 
 def run_scaled(**changes):
@@ -59,6 +61,27 @@ def test_the_scaler_follows_the_load_within_its_bounds():
     window = result.backlog[result.backlog["time"] >= 300.0]
     assert s["group_size_mean"] == pytest.approx(window["consumers_running"].mean(), rel=0.05)
     assert 1.0 < s["group_size_mean"] < 6.0
+
+
+def test_cost_and_sampled_size_count_each_consumer_from_its_hire():
+    """On a rising load no consumer is retired: each hired one is paid for from its hire to the end, and the sampled
+    size at each time (from 0, and at the very instants the size changes) is the size in effect just after it."""
+    fields = {k: v for k, v in SCALED.items() if k not in ("rate_amplitude", "rate_period")}
+    s = Scenario(seed=3, **{**fields, "rate_profile": "ramp", "publish_rate": 0.6, "rate_factor": 8.0, "group_size": 1,
+                            "scale_down_delay": 1e6})  # fmt: skip
+    env = Environment()
+    model = build(env, s)
+    env.run(until=s.duration)
+    result = simulate(s)
+    hired = [c for c in model.consumers if c.started_at > s.warmup]
+    assert len(hired) >= 2 and all(c.stopped_at == math.inf for c in model.consumers)
+    paid = sum(min(c.stopped_at, s.duration) - max(c.started_at, s.warmup) for c in model.consumers)
+    assert result.summary["consumer_seconds"] == pytest.approx(paid)
+    (subscription,) = model.subscriptions
+    times = result.backlog["time"].to_numpy()
+    assert set(times) & {at for at, _ in subscription.sizes[1:]}  # some sizes change at a sampling instant
+    in_effect = [[n for at, n in subscription.sizes if at <= t][-1] for t in times]
+    assert result.backlog["consumers_running"].tolist() == in_effect
 
 
 def test_a_new_consumer_takes_nothing_before_its_startup_time():
