@@ -4,8 +4,11 @@ import math
 
 import numpy as np
 import pytest
+from asimpy import Environment
 
 from pubsub import Scenario, simulate
+from pubsub.mailbox import Mailbox
+from pubsub.message import Copy, Message
 from tests.pubsub.helpers import Recording
 
 OVERLOADED = dict(publish_rate=1.5, service="fixed", duration=2000.0, warmup=200.0, seed=6)
@@ -122,3 +125,20 @@ def test_drain_time_is_nan_without_outage_or_recovery():
     assert math.isnan(simulate(Scenario(duration=200.0, warmup=10.0)).summary["drain_time"])
     never = simulate(Scenario(**{**OUTAGE, "publish_rate": 0.99, "duration": 1300.0})).summary
     assert math.isnan(never["drain_time"])
+
+
+def test_a_copy_handed_to_a_get_that_is_then_cancelled_goes_back_to_the_head_of_its_own_queue():
+    """A consumer waiting on several mailboxes (`FirstOf`) may be handed a copy by one and take another's: the copy
+    goes back where it was, a redelivery ahead of the other redeliveries, still known to be waiting there."""
+    env = Environment()
+    box = Mailbox(env, None)
+    first, second, new = (Copy(Message(i, "t", 0, 0.0), box) for i in range(3))
+    first.deliveries = second.deliveries = 1
+    waiting = box.get()
+    box.requeue(0.0, first)  # handed straight to the waiting get
+    assert waiting.triggered
+    waiting.cancel()
+    assert first.mailbox is box and len(box) == 1
+    box.requeue(0.0, second)
+    box.put(0.0, new)
+    assert [box.take(1.0) for _ in range(3)] == [first, second, new]
