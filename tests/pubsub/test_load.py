@@ -1,5 +1,6 @@
 """Load over time: arrivals follow the rate profile exactly, and keep common random numbers."""
 
+import itertools
 import math
 
 import numpy as np
@@ -7,6 +8,7 @@ import pytest
 from scipy.stats import chisquare, poisson
 
 from pubsub import Scenario, simulate
+from pubsub import randomness as rnd
 from pubsub.load import LoadProfile
 from tests.pubsub.helpers import Recording
 
@@ -73,3 +75,20 @@ def test_a_profile_changes_the_load_not_the_draws_behind_it():
     before = published_times(seed=2, rate_profile="step", rate_factor=2.0, rate_change_at=600.0)
     other = published_times(seed=2, rate_profile="step", rate_factor=2.0, rate_change_at=300.0)
     assert np.array_equal(before[before < 300.0], other[other < 300.0])
+
+
+def test_thinned_arrivals_follow_the_profile_second_by_second_from_time_zero():
+    """Thinning reads the profile at each candidate's own time, from 0: the first second, the second before the
+    step and the second after it each hold their own rate's Poisson count (over 500 seeds)."""
+    fields = dict(
+        publish_rate=RATE, rate_profile="step", rate_factor=4.0, rate_change_at=10.0, duration=20.0, warmup=0.0
+    )
+    seconds = {0.0: RATE, 9.0: RATE, 10.0: 4.0 * RATE}
+    counts = dict.fromkeys(seconds, 0)
+    for seed in range(500):
+        times = np.cumsum(list(itertools.islice(rnd.arrival_gaps(Scenario(seed=seed, **fields), 0, 0), 200)))
+        for start in seconds:
+            counts[start] += np.count_nonzero((times >= start) & (times < start + 1.0))
+    for start, rate in seconds.items():
+        low, high = poisson.interval(0.999, 500 * rate)
+        assert low <= counts[start] <= high, (start, counts[start], rate)
