@@ -88,7 +88,7 @@ class Subscription:
     def joined(self, now: float, consumer: Consumer) -> None:
         """`consumer` is up (started, or restarted after a crash): copies are routed to it again."""
         index = self.consumers.index(consumer)
-        # A consumer retired or crashed during its startup never gets here (the interrupt ends its wait).
+        # A consumer retired in its startup never gets here (the interrupt ends its wait); a crash left first.
         assert not consumer.retiring and index not in self.members, (consumer.name, self.members)  # pragma: no mutate
         self._regroup(now, sorted([*self.members, index]), consumer)
 
