@@ -111,3 +111,21 @@ def test_mm1_utilization_and_throughput():
     assert s["latency_p50"] <= s["latency_p95"] <= s["latency_p99"] <= s["latency_p999"] <= s["latency_max"]
     # M/M/1 sojourn is exponential with rate μ − λ: p99 = ln(100)/(μ − λ).
     assert s["latency_p99"] == pytest.approx(np.log(100) / 0.3, rel=0.1)
+
+
+def test_utilization_and_the_busiest_consumers_against_attempts_in_the_trace():
+    """Each consumer's busy time is the part of its attempts (take to finish, or to the end) inside the window."""
+    s = Scenario(dispatch="key-hash", group_size=3, keys=5, key_skew=1.5, publish_rate=1.2, duration=2000.0,
+                 warmup=200.0, seed=2)  # fmt: skip
+    trace = Recording()
+    summary = simulate(s, trace=trace).summary
+    ends = {(e[2], e[3]): e[1] for e in trace.of("finished")}
+    busy = dict.fromkeys((f"c{i}" for i in range(3)), 0.0)
+    for _, taken, consumer, message in trace.of("taken"):
+        end = ends.get((consumer, message), s.duration)
+        busy[consumer.rsplit("/", 1)[-1]] += max(0.0, end - max(taken, s.warmup))
+    window = s.duration - s.warmup
+    assert any((c, m) not in ends for _, _, c, m in trace.of("taken"))  # an attempt runs on at the end
+    assert summary["utilization"] == pytest.approx(sum(busy.values()) / (3 * window), rel=1e-9)
+    assert summary["utilization_max"] == pytest.approx(max(busy.values()) / window, rel=1e-9)
+    assert summary["utilization_max"] > 1.2 * summary["utilization"]  # skewed keys: one consumer is the busiest

@@ -63,20 +63,28 @@ def test_the_scaler_follows_the_load_within_its_bounds():
     assert 1.0 < s["group_size_mean"] < 6.0
 
 
-def test_cost_and_sampled_size_count_each_consumer_from_its_hire():
-    """On a rising load no consumer is retired: each hired one is paid for from its hire to the end, and the sampled
-    size at each time (from 0, and at the very instants the size changes) is the size in effect just after it."""
-    fields = {k: v for k, v in SCALED.items() if k not in ("rate_amplitude", "rate_period")}
-    s = Scenario(seed=3, **{**fields, "rate_profile": "ramp", "publish_rate": 0.6, "rate_factor": 8.0, "group_size": 1,
-                            "scale_down_delay": 1e6})  # fmt: skip
+@pytest.mark.parametrize("case", ["rising", "coming and going"])
+def test_cost_and_sampled_size_count_each_consumer_from_its_hire_to_its_stop(case):
+    """Each consumer is paid for from its hire to its stop, inside the window: on a rising load every hired one
+    runs to the end; on a swinging one with a long warm-up some come and go before it ends. The sampled size at
+    each time (from 0, and at the very instants the size changes) is the size in effect just after it."""
+    if case == "rising":
+        fields = {k: v for k, v in SCALED.items() if k not in ("rate_amplitude", "rate_period")}
+        fields.update(rate_profile="ramp", publish_rate=0.6, rate_factor=8.0, group_size=1, scale_down_delay=1e6)
+    else:
+        fields = dict(SCALED, warmup=1000.0)
+    s = Scenario(seed=3, **fields)
     env = Environment()
     model = build(env, s)
     env.run(until=s.duration)
     result = simulate(s)
-    hired = [c for c in model.consumers if c.started_at > s.warmup]
-    assert len(hired) >= 2 and all(c.stopped_at == math.inf for c in model.consumers)
-    paid = sum(min(c.stopped_at, s.duration) - max(c.started_at, s.warmup) for c in model.consumers)
-    assert result.summary["consumer_seconds"] == pytest.approx(paid)
+    if case == "rising":
+        hired = [c for c in model.consumers if c.started_at > s.warmup]
+        assert len(hired) >= 2 and all(c.stopped_at == math.inf for c in model.consumers)
+    else:
+        assert sum(c.stopped_at < s.warmup for c in model.consumers) >= 2
+    paid = sum(max(0.0, min(c.stopped_at, s.duration) - max(c.started_at, s.warmup)) for c in model.consumers)
+    assert result.summary["consumer_seconds"] == pytest.approx(paid, rel=1e-12)
     (subscription,) = model.subscriptions
     times = result.backlog["time"].to_numpy()
     assert set(times) & {at for at, _ in subscription.sizes[1:]}  # some sizes change at a sampling instant
