@@ -1,12 +1,15 @@
 """The end-of-run reductions against direct computations."""
 
+import math
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 from asimpy import Environment
 
 from pubsub import Scenario, simulate
 from pubsub.mailbox import Mailbox
-from pubsub.metrics import backlog_metrics, latency_metrics, sorted_times
+from pubsub.metrics import backlog_metrics, group_metrics, latency_metrics, sorted_times
 from tests.pubsub.helpers import Recording
 
 
@@ -129,3 +132,15 @@ def test_utilization_and_the_busiest_consumers_against_attempts_in_the_trace():
     assert summary["utilization"] == pytest.approx(sum(busy.values()) / (3 * window), rel=1e-9)
     assert summary["utilization_max"] == pytest.approx(max(busy.values()) / window, rel=1e-9)
     assert summary["utilization_max"] > 1.2 * summary["utilization"]  # skewed keys: one consumer is the busiest
+
+
+def consumer(started_at=0.0, stopped_at=math.inf, busy_time=0.0):
+    return SimpleNamespace(started_at=started_at, stopped_at=stopped_at, busy_time=busy_time, busy=0, busy_since=0.0)
+
+
+def test_the_busiest_consumer_may_be_one_that_ran_for_under_a_second():
+    """A consumer hired half a second before the end and busy all of it is the busiest (1.0), not half as busy."""
+    group = SimpleNamespace(sizes=[(0.0, 1), (99.5, 2)])
+    steady, late = consumer(busy_time=50.0), consumer(started_at=99.5, busy_time=0.5)
+    m = group_metrics([group], [steady, late], [], warmup=0.0, duration=100.0)
+    assert m["utilization_max"] == 1.0 and m["consumer_seconds"] == 100.5
