@@ -144,3 +144,12 @@ def test_the_busiest_consumer_may_be_one_that_ran_for_under_a_second():
     steady, late = consumer(busy_time=50.0), consumer(started_at=99.5, busy_time=0.5)
     m = group_metrics([group], [steady, late], [], warmup=0.0, duration=100.0)
     assert m["utilization_max"] == 1.0 and m["consumer_seconds"] == 100.5
+
+
+def test_the_largest_group_is_the_largest_size_in_effect_inside_the_window():
+    """The size at the window's start counts (not any before it), and so does a change at its very end."""
+    group = SimpleNamespace(sizes=[(0.0, 5), (50.0, 2), (70.0, 3), (100.0, 4)])
+    m = group_metrics([group], [consumer(busy_time=1.0)], [], warmup=60.0, duration=100.0)
+    assert m["group_size_max"] == 4
+    group.sizes.pop()
+    assert group_metrics([group], [consumer(busy_time=1.0)], [], warmup=60.0, duration=100.0)["group_size_max"] == 3
