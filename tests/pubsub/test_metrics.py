@@ -49,6 +49,13 @@ def test_latency_quantiles_are_numpys_over_post_warmup_copies():
     assert metrics["latency_max"] == 4.0
 
 
+def test_a_copy_published_at_the_very_start_of_the_window_counts():
+    """Fixed arrivals land on whole multiples of their gap, so one can be published exactly as the warm-up ends."""
+    published = np.array([3.0, 4.0])
+    metrics = latency_metrics(published, published, published + 2.0, warmup=4.0)
+    assert (metrics["latency_mean"], metrics["latency_max"]) == (2.0, 2.0)
+
+
 def test_latency_and_wait_keep_copies_published_after_warmup_not_those_finished_after_it():
     # Two copies published before the warm-up finish after it: a filter on finish time would keep them.
     published = np.array([1.0, 2.0, 5.0, 6.0])
