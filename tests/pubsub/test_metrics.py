@@ -9,7 +9,7 @@ from asimpy import Environment
 
 from pubsub import Scenario, simulate
 from pubsub.mailbox import Mailbox
-from pubsub.metrics import backlog_metrics, group_metrics, latency_metrics, sorted_times
+from pubsub.metrics import backlog_metrics, group_metrics, latency_metrics, sorted_times, throughput
 from tests.pubsub.helpers import Recording
 
 
@@ -54,6 +54,8 @@ def test_a_copy_published_at_the_very_start_of_the_window_counts():
     published = np.array([3.0, 4.0])
     metrics = latency_metrics(published, published, published + 2.0, warmup=4.0)
     assert (metrics["latency_mean"], metrics["latency_max"]) == (2.0, 2.0)
+    # Likewise a fixed service can end exactly then: that success counts in the window's throughput.
+    assert throughput(np.array([3.0, 4.0, 5.0]), warmup=4.0, duration=6.0) == 1.0
 
 
 def test_latency_and_wait_keep_copies_published_after_warmup_not_those_finished_after_it():
