@@ -67,9 +67,9 @@ def latency_metrics(
 
 
 def sorted_times(mailboxes: Sequence[Mailbox]) -> tuple[np.ndarray, np.ndarray]:
-    """Sorted times at which copies entered and left these mailboxes."""
-    entered = np.sort(np.concatenate([np.frombuffer(m.entered) for m in mailboxes] or [np.empty(0)]))
-    left = np.sort(np.concatenate([np.frombuffer(m.left) for m in mailboxes] or [np.empty(0)]))
+    """Sorted times at which copies entered and left these mailboxes (a group has at least one)."""
+    entered = np.sort(np.concatenate([np.frombuffer(m.entered) for m in mailboxes]))
+    left = np.sort(np.concatenate([np.frombuffer(m.left) for m in mailboxes]))
     return entered, left
 
 
