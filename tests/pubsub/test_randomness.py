@@ -7,8 +7,6 @@ wrong rate, mean, spread or weight lands outside them.
 
 import itertools
 import math
-import sys
-from collections import defaultdict
 
 import numpy as np
 import pytest
@@ -107,17 +105,28 @@ def test_fixed_arrivals_interleave_by_their_phase(publishers):
 
 
 def test_every_source_of_randomness_draws_from_a_stream_of_its_own(monkeypatch):
-    """No two sources share a stream key: a shared key would make, say, crashes replay the arrival draws."""
-    users = defaultdict(set)
+    """Each stream (kind of source, topic, publisher or subscription, consumer) is made once, under a key of its
+    own: a shared key would make, say, crashes replay the arrival draws, or two topics publish the same poison."""
+    keys = []
     original = rnd.rng_for
 
     def spy(seed, kind, *index):
-        users[(kind, *index)].add(sys._getframe(1).f_code.co_name)
+        keys.append((seed, kind, *index))
         return original(seed, kind, *index)
 
     monkeypatch.setattr(rnd, "rng_for", spy)
-    simulate(Scenario(topics=2, publishers=2, subscribers=2, group_size=3, keys=5, dispatch="key-hash",
-                      rate_profile="step", rate_factor=2.0, rate_change_at=100.0, ack=True, failure_prob=0.1,
-                      poison_prob=0.05, max_deliveries=3, crash_rate=0.01, duration=200.0, warmup=0.0))  # fmt: skip
-    assert {kind for kind, *_ in users} == set(range(9))  # every kind of source was drawn from
-    assert all(len(names) == 1 for names in users.values()), {k: v for k, v in users.items() if len(v) > 1}
+    s = Scenario(topics=2, publishers=2, subscribers=2, group_size=3, keys=5, dispatch="key-hash",
+                 rate_profile="step", rate_factor=2.0, rate_change_at=100.0, ack=True, failure_prob=0.1,
+                 poison_prob=0.05, max_deliveries=3, crash_rate=0.01, duration=200.0, warmup=0.0, seed=7)  # fmt: skip
+    simulate(s)
+    assert len(keys) == len(set(keys))
+    assert {seed for seed, *_ in keys} == {7}
+    assert {kind for _, kind, *_ in keys} == set(range(9))  # every kind of source was drawn from
+    # Per topic, each publisher has arrivals, thinning, keys and poison; each subscription service, failures and
+    # their retry streams; each consumer crashes.
+    assert len(keys) == 2 * (2 * 4 + 2 * 4 + 2 * 3)
+
+
+def test_an_unknown_arrival_process_is_named_in_the_error():
+    with pytest.raises(ValueError, match="arrivals: unknown process 'weibull'"):
+        rnd.interarrival_times("weibull", 1.0, np.random.default_rng(0))
