@@ -75,6 +75,13 @@ def test_exponential_service_has_its_mean():
     assert low <= 0.7 <= high
 
 
+def test_crash_gaps_have_the_mean_the_crash_rate_gives():
+    mean = 20.0  # running seconds between one consumer's crashes
+    gaps = np.fromiter(itertools.islice(rnd.crash_gaps(Scenario(crash_rate=1 / mean), 0, 0, 0), 50_000), float)
+    low, high = t_interval(gaps)
+    assert low <= mean <= high and high - low < 0.05 * mean
+
+
 @pytest.mark.parametrize("skew", [0.0, 0.3, 1.0, 1.2])
 def test_keys_follow_zipf_weights(skew):
     """Key k has weight (k + 1)^−skew: a chi-square test of the counts, and each key's share inside its interval."""
