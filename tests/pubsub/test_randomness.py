@@ -128,6 +128,8 @@ def test_every_source_of_randomness_draws_from_a_stream_of_its_own(monkeypatch):
     simulate(s)
     assert len(keys) == len(set(keys))
     assert {seed for seed, *_ in keys} == {7}
+    # (seed, kind, topic, publisher or subscription), and the consumer for crashes: no index left out.
+    assert all(len(key) == (5 if key[1] == rnd.CRASHES else 4) for key in keys)
     assert {kind for _, kind, *_ in keys} == set(range(9))  # every kind of source was drawn from
     # Per topic, each publisher has arrivals, thinning, keys and poison; each subscription service, failures and
     # their retry streams; each consumer crashes.
