@@ -4,7 +4,7 @@ import math
 
 import numpy as np
 import pytest
-from asimpy import Environment
+from asimpy import Environment, Process, Timeout
 
 from pubsub import Scenario, simulate
 from pubsub.mailbox import Mailbox
@@ -142,3 +142,21 @@ def test_a_copy_handed_to_a_get_that_is_then_cancelled_goes_back_to_the_head_of_
     box.requeue(0.0, second)
     box.put(0.0, new)
     assert [box.take(1.0) for _ in range(3)] == [first, second, new]
+
+
+def test_a_get_takes_a_copy_already_waiting_at_once_and_at_that_time():
+    """`get` (a consumer listening to several subscriptions) hands over what already waits, without a wait."""
+    env = Environment()
+    box = Mailbox(env, None)
+    waiting = Copy(Message(0, "t", 0, 0.0), box)
+    box.put(0.0, waiting)
+    got = []
+
+    class Taker(Process):
+        async def run(self):
+            await Timeout(self._env, 5.0)
+            got.append((self._env.now, await box.get()))
+
+    Taker(env)
+    env.run(until=10.0)
+    assert got == [(5.0, waiting)] and list(box.left) == [5.0]
