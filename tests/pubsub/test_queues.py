@@ -7,8 +7,13 @@ import pytest
 from asimpy import Environment, Process, Timeout
 
 from pubsub import Scenario, simulate
+from pubsub.broker import Broker
+from pubsub.consumer import Consumer
 from pubsub.mailbox import Mailbox
 from pubsub.message import Copy, Message
+from pubsub.publisher import Publisher
+from pubsub.recorder import Recorder
+from pubsub.subscription import Subscription
 from tests.pubsub.helpers import Recording
 
 OVERLOADED = dict(publish_rate=1.5, service="fixed", duration=2000.0, warmup=200.0, seed=6)
@@ -160,3 +165,15 @@ def test_a_get_takes_a_copy_already_waiting_at_once_and_at_that_time():
     Taker(env)
     env.run(until=10.0)
     assert got == [(5.0, waiting)] and list(box.left) == [5.0]
+
+
+def test_a_hand_built_subscription_refuses_an_unknown_overflow_and_works_one_second_per_copy_by_default():
+    env, recorder = Environment(), Recorder()
+    consumer = Consumer(env, "c0")
+    with pytest.raises(ValueError, match="overflow: unknown policy 'spill'; choose drop or block"):
+        Subscription(env, "s", "t", [consumer], recorder, overflow="spill")
+    broker = Broker(recorder)
+    broker.subscribe(Subscription(env, "s", "t", [consumer], recorder))
+    Publisher(env, "p", broker, "t", iter([2.0, 1e12]))
+    env.run(until=10.0)
+    assert recorder.processed == 1 and consumer.busy_time == 1.0
