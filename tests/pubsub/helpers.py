@@ -75,3 +75,16 @@ def one_message_topology(
 def nan_safe(summary: dict, drop=WALL_CLOCK_METRICS) -> dict:
     """The summary without wall-clock metrics, NaN replaced so that == compares it exactly."""
     return {k: ("NaN" if isinstance(v, float) and v != v else v) for k, v in summary.items() if k not in drop}
+
+
+def times_consumers_leave(monkeypatch) -> list[float]:
+    """The times at which consumers leave their groups (retire or crash), filled in as the run goes."""
+    times: list[float] = []
+    original = Subscription.left
+
+    def left(self, now, consumer):
+        times.append(now)
+        original(self, now, consumer)
+
+    monkeypatch.setattr(Subscription, "left", left)
+    return times

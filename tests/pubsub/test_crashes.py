@@ -8,8 +8,7 @@ from asimpy import Environment
 
 from pubsub import Scenario, simulate
 from pubsub.simulation import build
-from pubsub.subscription import Subscription
-from tests.pubsub.helpers import Recording, nan_safe
+from tests.pubsub.helpers import Recording, nan_safe, times_consumers_leave
 
 CRASHY = dict(publish_rate=1.5, group_size=3, dispatch="shared", crash_rate=0.02, restart_time=15.0,
               duration=3000.0, warmup=0.0, seed=6)  # fmt: skip
@@ -58,14 +57,7 @@ def test_with_acknowledgments_nothing_is_lost_and_each_cut_copy_comes_back_at_it
 def test_a_crash_dead_letters_a_copy_whose_last_delivery_already_timed_out(monkeypatch):
     """At the delivery limit, an attempt that outlives its timeout decides the copy's fate; if its consumer crashes
     first, the copy is dead-lettered then and there, not left in flight with nothing working on it."""
-    crashes = []
-    original = Subscription.left
-
-    def left(self, now, consumer):
-        crashes.append(now)
-        original(self, now, consumer)
-
-    monkeypatch.setattr(Subscription, "left", left)
+    crashes = times_consumers_leave(monkeypatch)  # (no consumer retires here)
     _, model, trace = run(ack=True, ack_timeout=0.8, max_deliveries=1)
     ended = {(e[1], e[3]) for e in trace.of("finished")}
     taken = {e[3]: e[1] for e in trace.of("taken")}  # (one delivery each)

@@ -13,7 +13,7 @@ from pubsub.message import Copy, Message
 from pubsub.rebalance import Rebalancer
 from pubsub.simulation import build
 from pubsub.subscription import Subscription
-from tests.pubsub.helpers import Recording
+from tests.pubsub.helpers import Recording, times_consumers_leave
 
 SCALED = dict(publish_rate=2.0, rate_profile="sine", rate_amplitude=0.9, rate_period=1500.0, group_size=2,
               autoscale=True, min_consumers=1, max_consumers=6, target_backlog=2.0, scale_interval=15.0,
@@ -171,14 +171,7 @@ def test_a_crash_loses_its_whole_prefetch_buffer_without_acks_and_nothing_with_a
 
 
 def test_copies_lost_with_a_prefetch_buffer_are_lost_when_their_consumer_crashes(monkeypatch):
-    crashes = []
-    original = Subscription.left
-
-    def left(self, now, consumer):
-        crashes.append(now)
-        original(self, now, consumer)
-
-    monkeypatch.setattr(Subscription, "left", left)
+    crashes = times_consumers_leave(monkeypatch)  # (no consumer retires here)
     s = Scenario(dispatch="shared", prefetch=5, seed=2, **CRASHY)
     env, trace = Environment(), Recording()
     model = build(env, s, trace)

@@ -129,13 +129,12 @@ def test_backoff_doubles_from_the_first_delivery_up_to_its_cap_and_never_overflo
     assert Retries(1.0, "exponential").delay_after(5000) > 1e300
 
 
-def test_a_nack_at_the_limit_waits_for_an_earlier_attempt_still_running():
-    """Delivery 1 (5 s, succeeds) outlasts its 1 s timeout; delivery 2 fails at once, at the limit: the first
-    attempt, still running, decides, as it would at a timeout. It succeeds: processed, not dead-lettered."""
+def nack_at_the_limit(first_fails: bool):
+    """Delivery 1 (5 s) outlasts its 1 s timeout; delivery 2 (0.5 s) fails at once, at the limit of 2."""
     env, trace, recorder = Environment(), Recording(), Recorder()
     broker = Broker(recorder)
     consumers = [Consumer(env, f"c{i}", trace=trace) for i in range(2)]
-    work = Work(iter([5.0]), iter([False]), iter([0.5]), iter([True]))
+    work = Work(iter([5.0]), iter([first_fails]), iter([0.5]), iter([True]))
     acks = Acknowledgments(env, 1.0, max_deliveries=2, retries=Retries(0.0))
     subscription = Subscription(env, "s", "t", consumers, recorder, dispatch="shared", acks=acks, trace=trace,
                                 work=work)  # fmt: skip
@@ -143,21 +142,18 @@ def test_a_nack_at_the_limit_waits_for_an_earlier_attempt_still_running():
     Publisher(env, "p", broker, "t", iter([2.0, 1e12]), trace=trace)
     env.run(until=50.0)
     assert [(e[1], e[2]) for e in trace.of("taken")] == [(2.0, "c0"), (3.0, "c1")]
+    return trace, recorder, subscription
+
+
+def test_a_nack_at_the_limit_waits_for_an_earlier_attempt_still_running():
+    """The first attempt, still running, decides, as it would at a timeout. It succeeds: processed, not
+    dead-lettered."""
+    _, recorder, _ = nack_at_the_limit(first_fails=False)
     assert (recorder.processed, recorder.dead_lettered, recorder.duplicates) == (1, 0, 0)
 
 
 def test_a_nack_at_the_limit_dead_letters_when_the_earlier_attempt_still_running_fails_too():
     """As above, but delivery 1 fails as well: when it ends, at 7, the copy is dead-lettered, not left in flight."""
-    env, trace, recorder = Environment(), Recording(), Recorder()
-    broker = Broker(recorder)
-    consumers = [Consumer(env, f"c{i}", trace=trace) for i in range(2)]
-    work = Work(iter([5.0]), iter([True]), iter([0.5]), iter([True]))
-    acks = Acknowledgments(env, 1.0, max_deliveries=2, retries=Retries(0.0))
-    subscription = Subscription(env, "s", "t", consumers, recorder, dispatch="shared", acks=acks, trace=trace,
-                                work=work)  # fmt: skip
-    broker.subscribe(subscription)
-    Publisher(env, "p", broker, "t", iter([2.0, 1e12]), trace=trace)
-    env.run(until=50.0)
-    assert [(e[1], e[2]) for e in trace.of("taken")] == [(2.0, "c0"), (3.0, "c1")]
+    trace, recorder, subscription = nack_at_the_limit(first_fails=True)
     assert [e[1] for e in trace.of("dead_lettered")] == [7.0]
     assert (recorder.processed, recorder.dead_lettered) == (0, 1) and not subscription.in_flight
