@@ -40,3 +40,12 @@ def without_figures(monkeypatch):
     monkeypatch.setattr(figures, "draw_all", lambda *args: {})
     for name in ("answer_figure", "one_more_consumer_figure", "dispatch_figure"):
         monkeypatch.setattr(answers, name, lambda *args, **kwargs: None)
+
+
+@pytest.fixture(scope="session")
+def built(mini_results):
+    """The mini sweep's report.html, built once with every figure (tests only read it and its folder)."""
+    from analysis import report
+    from analysis.results import load as load_results
+
+    return report.build(load_results(mini_results))

@@ -6,9 +6,6 @@ import subprocess
 
 import pytest
 
-from analysis import report
-from analysis.results import load
-
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 # Appended to a copy of the report: once everything has loaded, draw every image; a figure is opaque
@@ -35,8 +32,8 @@ window.addEventListener("load", () => {
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (Debian: apt-get install chromium)")
-def test_the_report_loads_in_chromium_with_every_image_decoded(mini_results, tmp_path):
-    page = report.build(load(mini_results)).read_text()
+def test_the_report_loads_in_chromium_with_every_image_decoded(built, tmp_path):
+    page = built.read_text()
     probed = tmp_path / "report.html"
     probed.write_text(page.replace("</body>", PROBE + "</body>"))
     assert CHROMIUM is not None

@@ -28,11 +28,6 @@ FIGURES = {
 }
 
 
-@pytest.fixture(scope="module")
-def built(mini_results):
-    return report.build(load(mini_results))
-
-
 def test_every_applicable_figure_is_written_and_not_blank(built, mini_results):
     written = {p.stem for p in (mini_results / "figures").glob("*.png")}
     assert written == FIGURES
@@ -84,20 +79,23 @@ def test_a_folder_with_failed_runs_still_reports_and_says_which(mini_results, tm
     assert "1 runs failed" in page and "cell 5, replication 1: RuntimeError: boom" in page
 
 
-def test_cli_writes_the_report_and_refuses_a_missing_folder(mini_results, tmp_path):
-    done = subprocess.run(
-        [sys.executable, "-m", "analysis", "report", str(mini_results), "--slo-p99", "5"],
-        capture_output=True,
-        text=True,
-    )
-    assert done.returncode == 0 and "report.html" in done.stdout
-    assert re.search(r"lies wholly below\s+the target \(5 s\)", (mini_results / "report.html").read_text())
-    capacity = pd.read_csv(mini_results / "capacity.csv", dtype={"answer": str})
+def test_cli_writes_the_report_with_the_slo_it_is_given(mini_results, tmp_path, without_figures, capsys):
+    from analysis.__main__ import main
+
+    folder = tmp_path / "mini"
+    shutil.copytree(mini_results, folder)
+    assert main(["report", str(folder), "--slo-p99", "5"]) == 0
+    assert "report.html" in capsys.readouterr().out
+    assert re.search(r"lies wholly below\s+the target \(5 s\)", (folder / "report.html").read_text())
+    capacity = pd.read_csv(folder / "capacity.csv", dtype={"answer": str})
     assert (capacity["slo_p99"] == 5.0).all()
-    summary = pd.read_csv(mini_results / "summary.csv")
+    summary = pd.read_csv(folder / "summary.csv")
     assert {(r.publish_rate, r.dispatch, r.failure_prob): r.answer for r in capacity.itertuples()} == (
         expected_capacity(summary, 5.0)
     )
+
+
+def test_python_m_analysis_refuses_a_missing_folder(tmp_path):
     missing = subprocess.run(
         [sys.executable, "-m", "analysis", "report", str(tmp_path / "nothing")], capture_output=True, text=True
     )
