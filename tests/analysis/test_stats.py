@@ -144,3 +144,86 @@ def test_summary_of_a_real_sweep(mini_results):
     theory_cells = summary.dropna(subset=["latency_theory"])
     assert set(theory_cells["failure_prob"]) == {0.0}
     assert len(theory_cells) == 12 - 2  # group size 1 at 1.2 msg/s is unstable
+
+
+def test_a_policy_is_labelled_by_its_group_or_its_autoscaler_settings():
+    fixed = {"autoscale": False, "group_size": 3.0}
+    scaled = {"autoscale": True, "min_consumers": 2, "max_consumers": 8.0, "target_backlog": 1.5,
+              "scale_down_delay": 60.0}  # fmt: skip
+    assert stats.policy_label(fixed) == "fixed 3"
+    assert stats.policy_label(scaled) == "scaled 2–8, target 1.5, down delay 60 s"
+    assert stats.policy_label({**scaled, "rebalance": "none", "rebalance_time": 0.0}) == stats.policy_label(scaled)
+    assert stats.policy_label({**scaled, "rebalance": "eager", "rebalance_time": 2.5}) == (
+        "scaled 2–8, target 1.5, down delay 60 s, eager rebalances of 2.5 s"
+    )
+
+
+def costs_summary(cells: list[tuple[str, float, float, float]], service_time=1.0) -> pd.DataFrame:
+    """A summary of policies given as (policy, consumer-hours, p99 mean, p99 interval's high end)."""
+    rows = []
+    for cell, (policy, hours, p99, high) in enumerate(cells):
+        scaled = policy.startswith("scaled")
+        rows.append(
+            {
+                "cell": cell, "autoscale": scaled, "group_size": 1 if scaled else int(policy.split()[1]),
+                "min_consumers": 1, "max_consumers": 8, "target_backlog": 2.0, "scale_down_delay": 30.0 * cell,
+                "service_time": service_time,
+                "consumer_seconds_mean": hours * 3600, "consumer_seconds_ci_low": hours * 3600 - 360,
+                "consumer_seconds_ci_high": hours * 3600 + 720,
+                "latency_p99_mean": p99, "latency_p99_ci_low": p99 - (high - p99), "latency_p99_ci_high": high,
+                "scale_ups_mean": 3.0 * scaled, "scale_downs_mean": 2.0 * scaled,
+            }
+        )  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def test_scaling_costs_judge_each_policy_against_the_target_and_find_the_pareto_front():
+    summary = costs_summary(
+        [
+            ("fixed 2", 2.0, 30.0, 35.0),  # cheapest: on the front, misses the target
+            ("fixed 4", 4.0, 5.0, 6.0),  # fastest: on the front
+            ("scaled", 3.0, 8.0, 9.0),  # on the front, meets the target
+            ("scaled", 3.5, 9.0, 12.0),  # dearer and slower than cell 2
+            ("scaled", 3.0, 10.0, 11.0),  # as cheap as cell 2 but slower
+            ("scaled", 3.0, 8.0, 10.0),  # ties cell 2 on both: neither beats the other; its high end is the target
+        ]
+    )
+    costs = stats.scaling_costs(summary, slo_p99=10.0).set_index("cell")
+    assert list(costs["consumer_hours"]) == sorted(costs["consumer_hours"])
+    assert costs["pareto"].to_dict() == {0: True, 1: True, 2: True, 3: False, 4: False, 5: True}
+    assert costs["meets"].to_dict() == {0: False, 1: True, 2: True, 3: False, 4: False, 5: False}
+    row = costs.loc[3]
+    assert (row["consumer_hours"], row["consumer_hours_low"], row["consumer_hours_high"]) == (3.5, 3.4, 3.7)
+    assert (row["latency_p99"], row["latency_p99_low"], row["latency_p99_high"]) == (9.0, 6.0, 12.0)
+    assert (row["scale_actions"], costs.loc[1, "scale_actions"]) == (5.0, 0.0)
+    assert (row["policy"], costs.loc[1, "policy"]) == ("scaled 1–8, target 2, down delay 90 s", "fixed 4")
+    assert row["autoscale"] and not costs.loc[1, "autoscale"]
+    assert costs["target"].eq(10.0).all()
+    assert stats.scaling_costs(summary.assign(service_time=3.0))["target"].eq(30.0).all()  # ten service times
+    assert stats.scaling_costs(summary.iloc[0:0]).empty and stats.scaling_costs(summary.drop(columns="autoscale")).empty
+
+
+def test_the_answer_names_the_saving_against_the_smallest_fixed_group_that_meets_the_target():
+    costs = stats.scaling_costs(costs_summary([("scaled", 8.0, 7.0, 8.0), ("fixed 5", 10.0, 9.0, 9.5),
+                                               ("fixed 6", 12.0, 5.0, 6.0)]), slo_p99=10.0)  # fmt: skip
+    assert stats.scaling_answer(costs) == (
+        "The cheapest policy whose p99 stays wholly below 10 s is scaled 1–8, target 2, down delay 0 s: "
+        "8 consumer-hours, p99 7 s [6, 8]. It saves 20% against the smallest fixed group that meets the target, "
+        "fixed 5 (10 consumer-hours)."
+    )
+    fixed_wins = stats.scaling_costs(costs_summary([("scaled", 11.0, 7.0, 8.0), ("fixed 5", 10.0, 9.0, 9.5),
+                                                    ("fixed 6", 12.0, 5.0, 6.0)]), slo_p99=10.0)  # fmt: skip
+    assert stats.scaling_answer(fixed_wins).endswith(
+        "is fixed 5: 10 consumer-hours, p99 9 s [8.5, 9.5]. On this load no autoscaler beats it: the cheapest that "
+        "meets the target, scaled 1–8, target 2, down delay 0 s, costs 10% more (11 consumer-hours)."
+    )
+
+
+def test_the_answer_says_when_no_policy_or_no_policy_of_one_kind_meets_the_target():
+    only_scaled = stats.scaling_costs(costs_summary([("scaled", 3.0, 7.0, 8.0), ("fixed 2", 2.0, 30.0, 35.0)]), 10.0)
+    assert stats.scaling_answer(only_scaled).endswith("[6, 8]. No fixed group in the sweep meets the target.")
+    only_fixed = stats.scaling_costs(costs_summary([("fixed 4", 4.0, 7.0, 8.0), ("scaled", 3.0, 30.0, 35.0)]), 10.0)
+    assert stats.scaling_answer(only_fixed).endswith("[6, 8]. No autoscaler in the sweep meets the target.")
+    none = stats.scaling_costs(costs_summary([("fixed 4", 4.0, 17.0, 18.0), ("scaled", 3.0, 30.0, 35.0)]), 10.0)
+    assert stats.scaling_answer(none) == "No policy in this sweep keeps p99 wholly below 10 s."
+    assert stats.scaling_answer(none.iloc[0:0]) == ""
