@@ -8,7 +8,7 @@ import pytest
 
 from analysis import stats
 from analysis.results import load
-from pubsub import Scenario
+from pubsub import Scenario, theory
 
 T_975 = {2: 4.3026527297, 4: 2.7764451052, 9: 2.2621571628}  # Student-t quantiles from tables, by degrees of freedom
 
@@ -135,6 +135,35 @@ def test_closed_forms_are_matched_only_where_they_apply():
     ]:
         assert stats.closed_form_name({**shared, **change}) is None, change
     assert stats.closed_form({**row, "dispatch": "shared"}) == pytest.approx(1 / (1 - (0.75**2)) * 1.0, rel=1e-9)
+
+
+def test_each_closed_form_is_computed_from_the_cells_total_arrival_rate():
+    row = {**Scenario().model_dump(), "publishers": 2, "publish_rate": 0.3, "service_time": 1.25}
+    lam, mu = 0.6, 0.8
+    assert stats.closed_form({**row, "group_size": 1}) == pytest.approx(theory.mm1_latency(lam, mu), rel=1e-12)
+    assert stats.closed_form({**row, "group_size": 1, "service": "fixed"}) == pytest.approx(
+        theory.md1_latency(lam, mu), rel=1e-12
+    )
+    for c in (2, 3):
+        shared, round_robin = ({**row, "group_size": c, "dispatch": d} for d in ("shared", "round-robin"))
+        assert stats.closed_form(shared) == pytest.approx(theory.mmc_latency(lam, mu, c), rel=1e-12)
+        assert stats.closed_form(round_robin) == pytest.approx(theory.ecm1_latency(lam, mu, c), rel=1e-12)
+    assert math.isnan(stats.closed_form({**row, "group_size": 2, "service": "fixed"}))  # no M/D/c here
+    assert stats.closed_form_name({**row, "group_size": 2, "service": "lognormal"}) is None
+
+
+def test_a_closed_form_needs_a_timeout_that_processing_outlasts_with_probability_below_one_in_a_million():
+    row = {**Scenario().model_dump(), "publish_rate": 0.2, "service_time": 2.0, "ack": True}
+    # exponential: P(S > t) = exp(-t/2) < 1e-6 once t > 2 ln(1e6) = 27.63 s
+    assert stats.closed_form_name({**row, "ack_timeout": 27.6}) is None
+    assert stats.closed_form_name({**row, "ack_timeout": 27.7}) == "M/M/1"
+    # fixed: a timeout longer than the service time never fires; one equal to it might
+    assert stats.closed_form_name({**row, "service": "fixed", "ack_timeout": 2.0}) is None
+    assert stats.closed_form_name({**row, "service": "fixed", "ack_timeout": 2.01}) == "M/D/1"
+    assert stats.closed_form_name({**row, "service": "lognormal", "ack_timeout": 1000.0}) is None
+    assert stats.closed_form_name({**row, "ack_timeout": 1000.0, "failure_prob": 0.01}) is None
+    assert stats.closed_form_name({**row, "ack": False, "ack_timeout": 1.0}) == "M/M/1"
+    assert stats.closed_form_name({**row, "ack": False, "failure_prob": 0.01}) is None
 
 
 def test_summary_of_a_real_sweep(mini_results):
