@@ -10,7 +10,8 @@ from analysis import stats
 from analysis.results import load
 from pubsub import Scenario, theory
 
-T_975 = {2: 4.3026527297, 4: 2.7764451052, 9: 2.2621571628}  # Student-t quantiles from tables, by degrees of freedom
+# Student-t quantiles from tables, by degrees of freedom
+T_975 = {2: 4.3026527297, 3: 3.1824463053, 4: 2.7764451052, 9: 2.2621571628}
 
 
 def test_interval_matches_the_textbook_formula():
@@ -70,6 +71,33 @@ def test_paired_difference_is_sharper_than_separate_intervals():
     assert (row["ci_low"], row["ci_high"]) == pytest.approx((d.mean() - half, d.mean() + half))
     assert row["ci_high"] < 0
     assert row["paired_half_width"] < row["unpaired_half_width"] / 10
+
+
+def test_paired_differences_step_through_sorted_values_within_each_setting_of_the_other_fields():
+    cells, values = {}, {}
+    # dispatch × group size; "shared" has no group size 2 and replication 4 of (round-robin, 4) failed
+    layout = [("round-robin", 1), ("round-robin", 2), ("round-robin", 4), ("shared", 1), ("shared", 4)]
+    for i, (dispatch, size) in enumerate(layout):
+        cells[i] = {"dispatch": dispatch, "group_size": size}
+        values[i] = [10.0 / size + 0.1 * r * r + 0.01 * i for r in range(5)]
+    runs = runs_frame(cells, values)
+    runs = runs[~((runs["cell"] == 2) & (runs["replication"] == 4))]
+    table = stats.paired(runs, ["dispatch", "group_size"], "group_size", metrics=["latency_p99"])
+    steps = [(r.dispatch, r["from"], r["to"], r.n) for _, r in table.iterrows()]
+    assert steps == [("round-robin", 1, 2, 5), ("round-robin", 2, 4, 4)]  # shared: no neighbour of 1 or 4 ran
+    row = table.iloc[1]
+    left, right = np.array(values[1][:4]), np.array(values[2][:4])
+    assert row["difference"] == pytest.approx((right - left).mean())
+    half = {name: T_975[3] * x.std(ddof=1) / 2 for name, x in (("left", left), ("right", right))}  # n = 4
+    assert row["unpaired_half_width"] == pytest.approx(math.hypot(half["left"], half["right"]))
+    assert row["paired_half_width"] == pytest.approx((row["ci_high"] - row["ci_low"]) / 2)
+    by_dispatch = stats.paired(runs, ["dispatch", "group_size"], "dispatch", metrics=["latency_p99"])
+    assert set(zip(by_dispatch["group_size"], by_dispatch["from"], by_dispatch["to"])) == {
+        (1, "round-robin", "shared"),
+        (4, "round-robin", "shared"),
+    }
+    assert stats.paired(runs, ["dispatch"], "group_size").empty and stats.paired(runs.iloc[0:0], ["group_size"],
+                                                                                 "group_size").empty  # fmt: skip
 
 
 def test_capacity_is_the_smallest_group_whose_p99_interval_is_below_target():
