@@ -136,6 +136,8 @@ def test_every_source_of_randomness_draws_from_a_stream_of_its_own(monkeypatch):
     assert len(keys) == 2 * (2 * 4 + 2 * 4 + 2 * 3)
 
 
-def test_an_unknown_arrival_process_is_named_in_the_error():
+def test_an_unknown_arrival_process_or_service_distribution_is_named_in_the_error():
     with pytest.raises(ValueError, match="arrivals: unknown process 'weibull'"):
         rnd.interarrival_times("weibull", 1.0, np.random.default_rng(0))
+    with pytest.raises(ValueError, match="service: unknown distribution 'gamma'"):
+        rnd.service_times("gamma", 1.0, 1.0, np.random.default_rng(0))
