@@ -120,10 +120,9 @@ def paired(runs: pd.DataFrame, varied: list[str], field: str, metrics=PAIRED_MET
     if field not in varied or runs.empty:
         return pd.DataFrame()
     others = [f for f in varied if f != field]
-    values = sorted(runs[field].dropna().unique(), key=_sort_key)
+    values = sorted(runs[field].dropna().unique())  # a column holds one type: numbers, strings or flags
     rows = []
     for key, group in runs.groupby(others, sort=True, dropna=False) if others else [((), runs)]:
-        key = key if isinstance(key, tuple) else (key,)
         by_value = {v: g.set_index("replication") for v, g in group.groupby(field)}
         for a, b in itertools.pairwise(values):
             if a not in by_value or b not in by_value:
@@ -131,7 +130,7 @@ def paired(runs: pd.DataFrame, varied: list[str], field: str, metrics=PAIRED_MET
             for metric in metrics:
                 left, right = by_value[a][metric], by_value[b][metric]
                 both = left.index.intersection(right.index)  # replications that ran in both cells
-                diff = (right[both] - left[both]).astype(float)
+                diff = right[both] - left[both]
                 mean, _, n, low, high = interval(diff)
                 *_, la, ha = interval(left[both])
                 *_, lb, hb = interval(right[both])
@@ -153,10 +152,6 @@ def paired(runs: pd.DataFrame, varied: list[str], field: str, metrics=PAIRED_MET
     return pd.DataFrame(rows)
 
 
-def _sort_key(value):
-    return (0, value) if isinstance(value, (int, float, np.number)) else (1, str(value))
-
-
 def capacity(
     summary: pd.DataFrame, varied: list[str], slo_p99: float | None = None, sizes: list[int] | None = None
 ) -> pd.DataFrame:
@@ -174,7 +169,6 @@ def capacity(
     others = [f for f in varied if f != "group_size"]
     rows = []
     for key, group in summary.groupby(others, sort=True, dropna=False) if others else [((), summary)]:
-        key = key if isinstance(key, tuple) else (key,)
         cells = group.set_index("group_size")
         target = slo_p99 if slo_p99 is not None else 10 * float(group["service_time"].iloc[0])
         answer, best = "none in the sweep", None

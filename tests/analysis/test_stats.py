@@ -74,30 +74,39 @@ def test_paired_difference_is_sharper_than_separate_intervals():
 
 
 def test_paired_differences_step_through_sorted_values_within_each_setting_of_the_other_fields():
+    rng = np.random.default_rng(3)
     cells, values = {}, {}
-    # dispatch × group size; "shared" has no group size 2 and replication 4 of (round-robin, 4) failed
-    layout = [("round-robin", 1), ("round-robin", 2), ("round-robin", 4), ("shared", 1), ("shared", 4)]
-    for i, (dispatch, size) in enumerate(layout):
-        cells[i] = {"dispatch": dispatch, "group_size": size}
-        values[i] = [10.0 / size + 0.1 * r * r + 0.01 * i for r in range(5)]
+    # (dispatch, max_deliveries, group size): "none" (NaN) is a setting too; the shared cells have no group
+    # size 1, so their first step is skipped and the next one kept; replication 4 of cell 2 failed
+    layout = [("round-robin", None, 1), ("round-robin", None, 2), ("round-robin", None, 4), ("shared", 3, 2),
+              ("shared", 3, 4)]  # fmt: skip
+    for i, (dispatch, limit, size) in enumerate(layout):
+        cells[i] = {"dispatch": dispatch, "max_deliveries": limit, "group_size": size}
+        values[i] = list(10.0 / size + np.arange(5.0) ** 2 + rng.normal(0, 0.3, 5))
     runs = runs_frame(cells, values)
     runs = runs[~((runs["cell"] == 2) & (runs["replication"] == 4))]
-    table = stats.paired(runs, ["dispatch", "group_size"], "group_size", metrics=["latency_p99"])
-    steps = [(r.dispatch, r["from"], r["to"], r.n) for _, r in table.iterrows()]
-    assert steps == [("round-robin", 1, 2, 5), ("round-robin", 2, 4, 4)]  # shared: no neighbour of 1 or 4 ran
+    varied = ["dispatch", "max_deliveries", "group_size"]
+    table = stats.paired(runs, varied, "group_size", metrics=["latency_p99"])
+    assert list(table.columns) == ["dispatch", "max_deliveries", "field", "from", "to", "metric", "difference",
+                                   "ci_low", "ci_high", "n", "paired_half_width", "unpaired_half_width"]  # fmt: skip
+    steps = [(r.dispatch, r.max_deliveries, r.field, r["from"], r.to, r.metric, r.n) for _, r in table.iterrows()]
+    assert steps[0][1] != steps[0][1] and steps[1][1] != steps[1][1]  # NaN: the round-robin cells have no limit
+    assert [s[:1] + s[2:] for s in steps] == [
+        ("round-robin", "group_size", 1, 2, "latency_p99", 5),
+        ("round-robin", "group_size", 2, 4, "latency_p99", 4),
+        ("shared", "group_size", 2, 4, "latency_p99", 5),
+    ]
     row = table.iloc[1]
     left, right = np.array(values[1][:4]), np.array(values[2][:4])
-    assert row["difference"] == pytest.approx((right - left).mean())
-    half = {name: T_975[3] * x.std(ddof=1) / 2 for name, x in (("left", left), ("right", right))}  # n = 4
-    assert row["unpaired_half_width"] == pytest.approx(math.hypot(half["left"], half["right"]))
-    assert row["paired_half_width"] == pytest.approx((row["ci_high"] - row["ci_low"]) / 2)
-    by_dispatch = stats.paired(runs, ["dispatch", "group_size"], "dispatch", metrics=["latency_p99"])
-    assert set(zip(by_dispatch["group_size"], by_dispatch["from"], by_dispatch["to"])) == {
-        (1, "round-robin", "shared"),
-        (4, "round-robin", "shared"),
-    }
-    assert stats.paired(runs, ["dispatch"], "group_size").empty and stats.paired(runs.iloc[0:0], ["group_size"],
-                                                                                 "group_size").empty  # fmt: skip
+    d = right - left
+    half = T_975[3] * d.std(ddof=1) / 2  # n = 4
+    assert (row["difference"], row["ci_low"], row["ci_high"]) == pytest.approx((d.mean(), d.mean() - half,
+                                                                                d.mean() + half))  # fmt: skip
+    assert row["paired_half_width"] == pytest.approx(half)
+    alone = [T_975[3] * x.std(ddof=1) / 2 for x in (left, right)]
+    assert row["unpaired_half_width"] == pytest.approx(math.hypot(*alone))
+    assert stats.paired(runs, ["dispatch"], "group_size").empty
+    assert stats.paired(runs.iloc[0:0], ["group_size"], "group_size").empty
 
 
 def test_capacity_is_the_smallest_group_whose_p99_interval_is_below_target():
@@ -243,12 +252,18 @@ def test_scaling_costs_judge_each_policy_against_the_target_and_find_the_pareto_
             ("scaled", 3.5, 9.0, 12.0),  # dearer and slower than cell 2
             ("scaled", 3.0, 10.0, 11.0),  # as cheap as cell 2 but slower
             ("scaled", 3.0, 8.0, 10.0),  # ties cell 2 on both: neither beats the other; its high end is the target
-        ]
+            ("fixed 3", 2.5, 30.0, 36.0),  # as slow as cell 0 but dearer
+        ],
+        service_time=0.5,
     )
-    costs = stats.scaling_costs(summary, slo_p99=10.0).set_index("cell")
+    costs = stats.scaling_costs(summary, slo_p99=10.0)
+    assert list(costs.columns) == ["cell", "policy", "autoscale", "consumer_hours", "consumer_hours_low",
+                                   "consumer_hours_high", "latency_p99", "latency_p99_low", "latency_p99_high",
+                                   "scale_actions", "target", "meets", "pareto"]  # fmt: skip
     assert list(costs["consumer_hours"]) == sorted(costs["consumer_hours"])
-    assert costs["pareto"].to_dict() == {0: True, 1: True, 2: True, 3: False, 4: False, 5: True}
-    assert costs["meets"].to_dict() == {0: False, 1: True, 2: True, 3: False, 4: False, 5: False}
+    costs = costs.set_index("cell")
+    assert costs["pareto"].to_dict() == {0: True, 1: True, 2: True, 3: False, 4: False, 5: True, 6: False}
+    assert costs["meets"].to_dict() == {0: False, 1: True, 2: True, 3: False, 4: False, 5: False, 6: False}
     row = costs.loc[3]
     assert (row["consumer_hours"], row["consumer_hours_low"], row["consumer_hours_high"]) == (3.5, 3.4, 3.7)
     assert (row["latency_p99"], row["latency_p99_low"], row["latency_p99_high"]) == (9.0, 6.0, 12.0)
@@ -256,7 +271,7 @@ def test_scaling_costs_judge_each_policy_against_the_target_and_find_the_pareto_
     assert (row["policy"], costs.loc[1, "policy"]) == ("scaled 1–8, target 2, down delay 90 s", "fixed 4")
     assert row["autoscale"] and not costs.loc[1, "autoscale"]
     assert costs["target"].eq(10.0).all()
-    assert stats.scaling_costs(summary.assign(service_time=3.0))["target"].eq(30.0).all()  # ten service times
+    assert stats.scaling_costs(summary)["target"].eq(5.0).all()  # without a target: ten mean service times
     assert stats.scaling_costs(summary.iloc[0:0]).empty and stats.scaling_costs(summary.drop(columns="autoscale")).empty
 
 
