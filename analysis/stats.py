@@ -100,9 +100,7 @@ def closed_form(row) -> float:
     lam, mu, c = row["publishers"] * row["publish_rate"], 1.0 / row["service_time"], int(row["group_size"])
     if name == "M/D/1":
         return theory.md1_latency(lam, mu)
-    if name == "M/M/1":
-        return theory.mm1_latency(lam, mu)
-    if name.startswith("M/M/"):
+    if name.startswith("M/M/"):  # M/M/1 included: Erlang's C for one server is ρ
         return theory.mmc_latency(lam, mu, c)
     return theory.ecm1_latency(lam, mu, c)
 

@@ -43,16 +43,25 @@ def runs_frame(cells: dict[int, dict], values: dict[int, list[float]], metric="l
 
 
 def test_summary_columns_and_values():
-    values = {0: [1.0, 2.0, 3.0, 4.0, 5.0], 1: [2.0, 2.5, 2.0, 3.5, 9.0]}
-    runs = runs_frame({0: {"group_size": 1}, 1: {"group_size": 2}}, values)
+    values = {1: [2.0, 2.5, 2.0, 3.5, 9.0], 0: [1.0, 2.0, 3.0, 4.0, 5.0]}  # cell 1's runs come first
+    fixed = {"publishers": 2, "publish_rate": 0.3, "service_time": 1.25}
+    runs = runs_frame({1: {**fixed, "group_size": 2}, 0: {**fixed, "group_size": 1}}, values)
     summary = stats.summarize(runs, ["group_size"])
+    assert list(summary["cell"]) == [0, 1]
+    assert list(summary.columns[:4]) == ["cell", "group_size", "rho", "replications"]
+    assert "seed" not in summary and (summary["service_time"] == 1.25).all() and (summary["publishers"] == 2).all()
     for metric in stats.METRICS:
         for suffix in ("mean", "std", "n", "ci_low", "ci_high"):
             assert f"{metric}_{suffix}" in summary
     row = summary.set_index("group_size").loc[2]
+    assert row["rho"] == pytest.approx(2 * 0.3 * 1.25 / 2) and row["replications"] == 5
+    assert (summary["model"].tolist(), row["latency_theory"]) == (
+        ["M/M/1", "E_2/M/1"],  # round-robin, the default dispatch
+        pytest.approx(theory.ecm1_latency(0.6, 0.8, 2)),
+    )
     x = np.array(values[1])
     half = T_975[4] * x.std(ddof=1) / math.sqrt(5)
-    assert row["latency_p99_mean"] == pytest.approx(x.mean())
+    assert row["latency_p99_mean"] == pytest.approx(x.mean()) and row["latency_p99_std"] == pytest.approx(x.std(ddof=1))
     assert (row["latency_p99_ci_low"], row["latency_p99_ci_high"]) == pytest.approx((x.mean() - half, x.mean() + half))
     assert row["latency_p99_n"] == 5
 
@@ -148,6 +157,35 @@ def test_capacity_is_unknown_when_a_smaller_group_has_no_interval():
     assert answer.loc[2.0, "answer"] == "unknown: group size 1 has no interval"
 
 
+def test_capacity_judges_each_setting_of_the_other_fields_in_order_and_a_high_end_at_the_target_misses_it():
+    columns = ["cell", "publish_rate", "max_deliveries", "group_size", "latency_p99_mean", "latency_p99_ci_high"]
+    summary = pd.DataFrame(
+        [
+            (0, 2.0, math.nan, 1, 40.0, 50.0),
+            (1, 2.0, math.nan, 2, 4.0, 5.0),  # the interval reaches the target (ten service times of 0.5 s)
+            (2, 2.0, math.nan, 4, 2.5, 3.0),
+            (3, 1.0, 3.0, 2, 4.0, 4.9),  # size 1 did not run here
+            (4, 1.0, math.nan, 1, 3.5, 4.0),
+        ],
+        columns=columns,
+    ).assign(service_time=0.5)
+    answer = stats.capacity(summary, ["publish_rate", "max_deliveries", "group_size"])
+    assert list(answer.columns) == ["publish_rate", "max_deliveries", "slo_p99", "answer", "latency_p99_mean",
+                                    "latency_p99_ci_high"]  # fmt: skip
+    expected = [
+        (1.0, 3.0, 5.0, "unknown: group size 1 has no interval", math.nan, math.nan),
+        (1.0, math.nan, 5.0, "1", 3.5, 4.0),
+        (2.0, math.nan, 5.0, "4", 2.5, 3.0),
+    ]
+    got = list(answer.itertuples(index=False, name=None))
+    assert [tuple("nan" if v != v else v for v in row) for row in got] == [
+        tuple("nan" if v != v else v for v in row) for row in expected
+    ]
+    one_setting = stats.capacity(summary[summary["publish_rate"] == 2.0], ["group_size"], slo_p99=60.0)
+    assert list(one_setting.itertuples(index=False, name=None)) == [(60.0, "1", 40.0, 50.0)]
+    assert stats.capacity(summary, ["publish_rate"]).empty and stats.capacity(summary.iloc[0:0], ["group_size"]).empty
+
+
 def test_closed_forms_are_matched_only_where_they_apply():
     row = {**Scenario().model_dump(), "publish_rate": 1.5, "group_size": 2}
     assert stats.closed_form_name({**row, "dispatch": "shared"}) == "M/M/2"
@@ -169,6 +207,8 @@ def test_closed_forms_are_matched_only_where_they_apply():
         {"service_overhead": 0.1},
         {"delivery_delay": 0.1},
         {"poison_prob": 0.01, "ack": True, "ack_timeout": 30.0},
+        {"queue_capacity": 10},
+        {"outage_duration": 50.0, "outage_start": 100.0},
     ]:
         assert stats.closed_form_name({**shared, **change}) is None, change
     assert stats.closed_form({**row, "dispatch": "shared"}) == pytest.approx(1 / (1 - (0.75**2)) * 1.0, rel=1e-9)
