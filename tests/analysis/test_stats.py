@@ -85,15 +85,15 @@ def test_paired_difference_is_sharper_than_separate_intervals():
 def test_paired_differences_step_through_sorted_values_within_each_setting_of_the_other_fields():
     rng = np.random.default_rng(3)
     cells, values = {}, {}
-    # (dispatch, max_deliveries, group size): "none" (NaN) is a setting too; the shared cells have no group
-    # size 1, so their first step is skipped and the next one kept; replication 4 of cell 2 failed
-    layout = [("round-robin", None, 1), ("round-robin", None, 2), ("round-robin", None, 4), ("shared", 3, 2),
-              ("shared", 3, 4)]  # fmt: skip
+    # (dispatch, max_deliveries, group size): "none" (NaN) is a setting too; the shared cells (listed first)
+    # have no group size 1, so their first step is skipped and the next one kept; replication 4 of cell 4 failed
+    layout = [("shared", 3, 2), ("shared", 3, 4), ("round-robin", None, 1), ("round-robin", None, 2),
+              ("round-robin", None, 4)]  # fmt: skip
     for i, (dispatch, limit, size) in enumerate(layout):
         cells[i] = {"dispatch": dispatch, "max_deliveries": limit, "group_size": size}
         values[i] = list(10.0 / size + np.arange(5.0) ** 2 + rng.normal(0, 0.3, 5))
     runs = runs_frame(cells, values)
-    runs = runs[~((runs["cell"] == 2) & (runs["replication"] == 4))]
+    runs = runs[~((runs["cell"] == 4) & (runs["replication"] == 4))]
     varied = ["dispatch", "max_deliveries", "group_size"]
     table = stats.paired(runs, varied, "group_size", metrics=["latency_p99"])
     assert list(table.columns) == ["dispatch", "max_deliveries", "field", "from", "to", "metric", "difference",
@@ -106,7 +106,7 @@ def test_paired_differences_step_through_sorted_values_within_each_setting_of_th
         ("shared", "group_size", 2, 4, "latency_p99", 5),
     ]
     row = table.iloc[1]
-    left, right = np.array(values[1][:4]), np.array(values[2][:4])
+    left, right = np.array(values[3][:4]), np.array(values[4][:4])
     d = right - left
     half = T_975[3] * d.std(ddof=1) / 2  # n = 4
     assert (row["difference"], row["ci_low"], row["ci_high"]) == pytest.approx((d.mean(), d.mean() - half,
