@@ -99,9 +99,8 @@ class Consumer(Process):
         self.interrupt(CRASH)
 
     def _crashed(self, now: float, copies: list[tuple[Copy, Subscription]]) -> None:
-        if self.busy:
-            if now > self.warmup:  # (nothing if it died waiting for its copy's delivery delay)
-                self.busy_time += max(0.0, now - max(self.busy_since, self.warmup))
+        if self.busy:  # (nothing counts before the warm-up's end, or while waiting for a copy's delivery delay)
+            self.busy_time += max(0.0, now - max(self.busy_since, self.warmup))
             for copy, subscription in copies:
                 subscription.crashed(now, copy)
             self.busy = 0

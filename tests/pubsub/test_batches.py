@@ -60,6 +60,12 @@ SCENARIOS = [
     dict(publish_rate=2.5, group_size=3, dispatch="shared", prefetch=3, ack=True, ack_timeout=2.0, failure_prob=0.2),
     dict(publish_rate=2.0, group_size=2, dispatch="partitioned", partitions=3, ack=True, ack_timeout=1.5,
          failure_prob=0.1, queue_capacity=4, outage_start=100.0, outage_duration=50.0),
+    dict(publish_rate=1.5, group_size=2, dispatch="shared", ack=True, ack_timeout=3.0, poison_prob=0.05,
+         max_deliveries=3, nack=True, retry_delay=0.5),
+    dict(publish_rate=1.5, dispatch="shared", prefetch=2, autoscale=True, max_consumers=6, target_backlog=1.0,
+         scale_interval=10.0, scale_down_delay=20.0, rate_profile="sine", rate_period=150.0, rate_amplitude=0.8),
+    dict(publish_rate=1.5, group_size=3, dispatch="shared", ack=True, ack_timeout=4.0, crash_rate=0.005,
+         restart_time=10.0, sample_interval=1.0),
 ]  # fmt: skip
 
 
@@ -82,3 +88,33 @@ def test_an_overloaded_consumer_completes_size_copies_per_overhead_plus_their_se
     summary = simulate(s).summary
     assert summary["throughput"] == pytest.approx(capacity, rel=0.005)
     assert summary["utilization"] == pytest.approx(1.0)
+
+
+class BySubscription(Recording):
+    """Records the subscription each copy was taken and finished for."""
+
+    def taken(self, now, consumer, subscription, copy):
+        self.events.append(("taken", now, subscription.name, copy.message.topic, copy.message.id))
+
+    def finished(self, now, consumer, subscription, copy, ok):
+        self.events.append(("finished", now, subscription.name, copy.message.topic, copy.message.id))
+
+
+def test_a_batch_consumer_of_two_subscriptions_takes_each_batch_from_one_and_reports_to_it():
+    env, trace, recorder = Environment(), BySubscription(), Recorder()
+    broker = Broker(recorder)
+    consumer = Consumer(env, "c0", trace=trace, batches=Batches(3, 0.0))
+    for name, topic in (("s_a", "a"), ("s_b", "b")):
+        broker.subscribe(Subscription(env, name, topic, [consumer], recorder, dispatch="shared", trace=trace))
+    Publisher(env, "pa", broker, "a", iter([1.0, 0.2, 0.2, 1e12]), trace=trace)  # a at 1.0, 1.2, 1.4
+    Publisher(env, "pb", broker, "b", iter([1.1, 4.0, 1e12]), trace=trace)  # b at 1.1, 5.1
+    env.run(until=20.0)
+    # Message ids count across publishers. Idle at 1.0: message 0 alone (1 s). At 2.0, 1 (on b) waits, and 2, 3
+    # (on a): the first mailbox with copies is a's, and a batch comes from one mailbox. Then 1, then 4 on arrival.
+    assert [e[1:] for e in trace.of("taken")] == [
+        (1.0, "s_a", "a", 0), (2.0, "s_a", "a", 2), (2.0, "s_a", "a", 3), (4.0, "s_b", "b", 1), (5.1, "s_b", "b", 4),
+    ]  # fmt: skip
+    assert [e[1:] for e in trace.of("finished")] == [
+        (2.0, "s_a", "a", 0), (4.0, "s_a", "a", 2), (4.0, "s_a", "a", 3), (5.0, "s_b", "b", 1), (6.1, "s_b", "b", 4),
+    ]  # fmt: skip
+    assert recorder.processed == 5

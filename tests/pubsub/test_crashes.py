@@ -7,11 +7,22 @@ import pytest
 from asimpy import Environment
 
 from pubsub import Scenario, simulate
+from pubsub.broker import Broker
+from pubsub.consumer import Consumer
+from pubsub.publisher import Publisher
+from pubsub.recorder import Recorder
 from pubsub.simulation import build
+from pubsub.subscription import Subscription
+from pubsub.work import Work
 from tests.pubsub.helpers import Recording, nan_safe, times_consumers_leave
 
 CRASHY = dict(publish_rate=1.5, group_size=3, dispatch="shared", crash_rate=0.02, restart_time=15.0,
               duration=3000.0, warmup=0.0, seed=6)  # fmt: skip
+
+
+# Mostly idle: a restarted consumer often crashes again before it takes anything.
+CHANGES = [{}, {"batch_size": 3}, {"publish_rate": 0.2, "crash_rate": 0.05, "restart_time": 2.0}]
+CHANGE_IDS = ["one at a time", "batches", "mostly idle"]
 
 
 def run(**changes):
@@ -30,9 +41,9 @@ def unfinished(trace) -> list[tuple]:
     return [(c, m, at) for (c, m), at in open_.items()]
 
 
-@pytest.mark.parametrize("batch_size", [1, 3])
-def test_without_acknowledgments_a_crash_loses_exactly_the_copies_in_its_attempt(batch_size):
-    _, model, trace = run(batch_size=batch_size)
+@pytest.mark.parametrize("changes", CHANGES, ids=CHANGE_IDS)
+def test_without_acknowledgments_a_crash_loses_exactly_the_copies_in_its_attempt(changes):
+    _, model, trace = run(**changes)
     cut = unfinished(trace)
     # A consumer busy at the end is in its last take (or batch): those attempts are unfinished, not lost.
     last_take = {e[2]: e[1] for e in trace.of("taken")}
@@ -42,6 +53,40 @@ def test_without_acknowledgments_a_crash_loses_exactly_the_copies_in_its_attempt
     assert model.recorder.lost == len(lost)
     processed = {e[3] for e in trace.of("finished")}
     assert not processed & {m for _, m in lost}  # a lost copy never comes back
+
+
+@pytest.mark.parametrize("changes", CHANGES, ids=CHANGE_IDS)
+def test_an_attempt_cut_by_a_crash_counts_as_busy_from_its_start_to_the_crash(changes):
+    """Busy time per consumer, from the trace: each attempt (or batch: its copies share their take) from its take,
+    or the warm-up's end, to its finish, to the crash that lost it, or to the end of the run."""
+    s, model, trace = run(**changes, warmup=500.0)
+    ends = {(e[2], e[3]): e[1] for e in trace.of("finished")}
+    lost_at = {e[3]: e[1] for e in trace.of("lost")}
+    attempts: dict[tuple[str, float], float] = {}
+    for _, taken, consumer, message in trace.of("taken"):
+        attempts[consumer, taken] = ends.get((consumer, message), lost_at.get(message, s.duration))
+    busy: dict[str, float] = defaultdict(float)
+    for (consumer, taken), end in attempts.items():
+        busy[consumer] += max(0.0, end - max(taken, s.warmup))
+    assert sum(1 for at in lost_at.values() if at > s.warmup) > 10
+    running = {c.name: c.busy * max(0.0, s.duration - max(c.busy_since, s.warmup)) for c in model.consumers}
+    assert {c.name: c.busy_time + running[c.name] for c in model.consumers} == pytest.approx(busy, rel=1e-9)
+
+
+@pytest.mark.parametrize(
+    ("warmup", "delay", "crash_at", "busy"),
+    [(0.0, 0.0, 8.0, 6.0), (5.0, 0.0, 8.0, 3.0), (9.0, 0.0, 8.0, 0.0), (0.0, 3.0, 4.0, 0.0), (0.0, 3.0, 8.0, 3.0)],
+)
+def test_a_crash_counts_the_attempts_busy_time_inside_the_window_from_its_start(warmup, delay, crash_at, busy):
+    """A 10 s attempt on a message published at 2 s (starting `delay` later) is cut at `crash_at`."""
+    env, recorder = Environment(), Recorder()
+    broker = Broker(recorder)
+    consumer = Consumer(env, "c0", warmup=warmup, delivery_delay=delay)
+    broker.subscribe(Subscription(env, "s", "t", [consumer], recorder, work=Work.constant(10.0)))
+    Publisher(env, "p", broker, "t", iter([2.0, 1e12]))
+    env.schedule(crash_at, lambda: consumer.crash(crash_at, 100.0))
+    env.run(until=20.0)
+    assert consumer.busy_time == busy and recorder.lost == 1 and not consumer.busy
 
 
 def test_with_acknowledgments_nothing_is_lost_and_each_cut_copy_comes_back_at_its_timeout():

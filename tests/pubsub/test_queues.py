@@ -174,6 +174,6 @@ def test_a_hand_built_subscription_refuses_an_unknown_overflow_and_works_one_sec
         Subscription(env, "s", "t", [consumer], recorder, overflow="spill")
     broker = Broker(recorder)
     broker.subscribe(Subscription(env, "s", "t", [consumer], recorder))
-    Publisher(env, "p", broker, "t", iter([2.0, 1e12]))
+    Publisher(env, "p", broker, "t", iter([0.5, 1e12]))
     env.run(until=10.0)
-    assert recorder.processed == 1 and consumer.busy_time == 1.0
+    assert recorder.processed == 1 and consumer.busy_time == 1.0  # and a hand-built consumer has no warm-up
