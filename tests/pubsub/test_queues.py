@@ -177,3 +177,4 @@ def test_a_hand_built_subscription_refuses_an_unknown_overflow_and_works_one_sec
     Publisher(env, "p", broker, "t", iter([0.5, 1e12]))
     env.run(until=10.0)
     assert recorder.processed == 1 and consumer.busy_time == 1.0  # and a hand-built consumer has no warm-up
+    assert consumer.busy_since == 0.5  # nor a start-up: it took the copy on arrival
