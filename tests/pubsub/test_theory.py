@@ -149,17 +149,6 @@ def test_littles_law(fields):
     assert in_system == pytest.approx(s["throughput"] * s["latency_mean"], rel=0.03)
 
 
-def test_closed_forms_agree_where_they_coincide():
-    assert mmc_latency(0.7, 1.0, 1) == pytest.approx(mm1_latency(0.7, 1.0))
-    assert ecm1_latency(0.7, 1.0, 1) == pytest.approx(mm1_latency(0.7, 1.0))
-    assert md1_latency(0.7, 1.0) < mm1_latency(0.7, 1.0)
-
-
-def test_mg1_is_mm1_for_exponential_service():
-    assert mg1_latency(0.7, 1.0, 2.0) == pytest.approx(mm1_latency(0.7, 1.0))
-    assert mg1_latency(0.7, 1.0, 1.0) == pytest.approx(md1_latency(0.7, 1.0))
-
-
 @pytest.mark.parametrize("backoff", ["fixed", "exponential"])
 def test_nacked_copies_come_back_after_their_retry_delay(backoff):
     """Light load (16 consumers for 0.14 busy on average): no copy waits for a consumer, so a copy's
