@@ -312,6 +312,7 @@ def test_scaling_costs_judge_each_policy_against_the_target_and_find_the_pareto_
     assert row["autoscale"] and not costs.loc[1, "autoscale"]
     assert costs["target"].eq(10.0).all()
     assert stats.scaling_costs(summary)["target"].eq(5.0).all()  # without a target: ten mean service times
+    assert list(stats.scaling_costs(summary.iloc[2:3])["target"]) == [5.0]  # a table of one policy
     assert stats.scaling_costs(summary.iloc[0:0]).empty and stats.scaling_costs(summary.drop(columns="autoscale")).empty
 
 
@@ -338,4 +339,5 @@ def test_the_answer_says_when_no_policy_or_no_policy_of_one_kind_meets_the_targe
     assert stats.scaling_answer(only_fixed).endswith("[6, 8]. No autoscaler in the sweep meets the target.")
     none = stats.scaling_costs(costs_summary([("fixed 4", 4.0, 17.0, 18.0), ("scaled", 3.0, 30.0, 35.0)]), 10.0)
     assert stats.scaling_answer(none) == "No policy in this sweep keeps p99 wholly below 10 s."
+    assert stats.scaling_answer(none.iloc[:1]) == "No policy in this sweep keeps p99 wholly below 10 s."
     assert stats.scaling_answer(none.iloc[0:0]) == ""
