@@ -88,33 +88,3 @@ def test_an_overloaded_consumer_completes_size_copies_per_overhead_plus_their_se
     summary = simulate(s).summary
     assert summary["throughput"] == pytest.approx(capacity, rel=0.005)
     assert summary["utilization"] == pytest.approx(1.0)
-
-
-class BySubscription(Recording):
-    """Records the subscription each copy was taken and finished for."""
-
-    def taken(self, now, consumer, subscription, copy):
-        self.events.append(("taken", now, subscription.name, copy.message.topic, copy.message.id))
-
-    def finished(self, now, consumer, subscription, copy, ok):
-        self.events.append(("finished", now, subscription.name, copy.message.topic, copy.message.id))
-
-
-def test_a_batch_consumer_of_two_subscriptions_takes_each_batch_from_one_and_reports_to_it():
-    env, trace, recorder = Environment(), BySubscription(), Recorder()
-    broker = Broker(recorder)
-    consumer = Consumer(env, "c0", trace=trace, batches=Batches(3, 0.0))
-    for name, topic in (("s_a", "a"), ("s_b", "b")):
-        broker.subscribe(Subscription(env, name, topic, [consumer], recorder, dispatch="shared", trace=trace))
-    Publisher(env, "pa", broker, "a", iter([1.0, 0.2, 0.2, 1e12]), trace=trace)  # a at 1.0, 1.2, 1.4
-    Publisher(env, "pb", broker, "b", iter([1.1, 4.0, 1e12]), trace=trace)  # b at 1.1, 5.1
-    env.run(until=20.0)
-    # Message ids count across publishers. Idle at 1.0: message 0 alone (1 s). At 2.0, 1 (on b) waits, and 2, 3
-    # (on a): the first mailbox with copies is a's, and a batch comes from one mailbox. Then 1, then 4 on arrival.
-    assert [e[1:] for e in trace.of("taken")] == [
-        (1.0, "s_a", "a", 0), (2.0, "s_a", "a", 2), (2.0, "s_a", "a", 3), (4.0, "s_b", "b", 1), (5.1, "s_b", "b", 4),
-    ]  # fmt: skip
-    assert [e[1:] for e in trace.of("finished")] == [
-        (2.0, "s_a", "a", 0), (4.0, "s_a", "a", 2), (4.0, "s_a", "a", 3), (5.0, "s_b", "b", 1), (6.1, "s_b", "b", 4),
-    ]  # fmt: skip
-    assert recorder.processed == 5
