@@ -23,6 +23,8 @@ def test_erlang_c_against_textbook_values():
     assert theory.erlang_c(2, 1.0) == pytest.approx(1 / 3)
     assert theory.erlang_c(3, 2.0) == pytest.approx(4 / 9)  # (8/6 · 3) / (1 + 2 + 2 + 4)
     assert theory.mmc_latency(1.0, 1.0, 2) == pytest.approx(1 / 3 / (2 - 1) + 1)
+    # μ = 0.5, so that λ/μ, cμ and 1/μ differ from λμ, c/μ and μ: C(2, 1) = 1/3 again, over cμ − λ = 0.5
+    assert theory.mmc_latency(0.5, 0.5, 2) == pytest.approx(1 / 3 / 0.5 + 2.0)
 
 
 def test_ecm1_has_the_golden_ratio_where_its_root_is_known():
@@ -69,7 +71,10 @@ def test_retry_latency_sums_the_attempts_and_waits():
     assert theory.retry_latency(1.5, 0.0, lambda k: 9.0) == 1.5
 
 
-@pytest.mark.parametrize(("lam", "mu", "c"), [(0.0, 1.0, 1), (1.0, 1.0, 1), (2.5, 1.0, 2), (-1.0, 1.0, 3)])
+UNSTABLE = [(0.0, 1.0, 1), (1.0, 1.0, 1), (2.5, 1.0, 2), (-1.0, 1.0, 3), (1.5, 0.5, 2), (0.6, 0.5, 1)]
+
+
+@pytest.mark.parametrize(("lam", "mu", "c"), UNSTABLE)
 def test_an_unstable_or_empty_queue_is_refused(lam, mu, c):
     with pytest.raises(ValueError, match=f"unstable or empty queue: λ={lam}, c·μ={c * mu}"):
         theory.mmc_latency(lam, mu, c)
