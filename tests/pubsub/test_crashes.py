@@ -89,6 +89,20 @@ def test_a_crash_counts_the_attempts_busy_time_inside_the_window_from_its_start(
     assert consumer.busy_time == busy and recorder.lost == 1 and not consumer.busy
 
 
+def test_a_consumer_told_to_retire_mid_attempt_that_then_crashes_stops_at_the_crash():
+    """Retiring waits for the attempt under way; a crash ends that attempt, and the consumer stops there."""
+    env, recorder, trace = Environment(), Recorder(), Recording()
+    broker = Broker(recorder)
+    consumer = Consumer(env, "c0", trace=trace)
+    broker.subscribe(Subscription(env, "s", "t", [consumer], recorder, work=Work.constant(10.0), trace=trace))
+    Publisher(env, "p", broker, "t", iter([2.0, 6.0, 1e12]), trace=trace)  # at 2 and 8
+    env.schedule(5.0, lambda: consumer.retire(5.0))
+    env.schedule(7.0, lambda: consumer.crash(7.0, 1.0))
+    env.run(until=30.0)
+    assert consumer.stopped_at == 7.0 and consumer.busy_time == 5.0
+    assert [e[1] for e in trace.of("taken")] == [2.0] and [e[1] for e in trace.of("lost")] == [7.0]
+
+
 def test_with_acknowledgments_nothing_is_lost_and_each_cut_copy_comes_back_at_its_timeout():
     s, model, trace = run(ack=True, ack_timeout=8.0)
     assert model.recorder.crashes > 50 and model.recorder.lost == 0
