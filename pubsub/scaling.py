@@ -49,7 +49,7 @@ class Scaler(Process):
     which finish their current attempt and take nothing new (graceful).
     """
 
-    def init(self, subscription: Subscription, scaling: Scaling, hire: Callable[[float], Consumer]):
+    def init(self, subscription: Subscription, scaling: Scaling, hire: Callable[[], Consumer]):
         self.subscription = subscription
         self.scaling = scaling
         self.hire = hire
@@ -71,7 +71,7 @@ class Scaler(Process):
             size = len(subscription.active)
             if desired > size:
                 for _ in range(desired - size):
-                    subscription.add_consumer(now, self.hire(now))
+                    subscription.add_consumer(now, self.hire())
                 self.ups += 1
             else:
                 floor = max(d for _, d in recent)

@@ -135,7 +135,7 @@ def _hiring(
     indices = itertools.count(s.group_size)
     topic, subscription = group
 
-    def hire(now: float) -> Consumer:
+    def hire() -> Consumer:
         index = next(indices)
         consumer = _consumer(env, s, (topic, subscription, index), batches, trace, startup=scaling.startup)
         model.consumers.append(consumer)

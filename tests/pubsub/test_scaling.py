@@ -123,6 +123,32 @@ def test_scale_in_is_graceful_no_attempt_is_cut_and_nothing_is_taken_after_retir
     assert model.recorder.redelivered == 0
 
 
+def test_the_scaler_counts_each_resize_once_and_retires_idle_consumers_newest_first(monkeypatch):
+    retirements = []  # (the retired consumer's order, the orders of the active consumers), at the time
+
+    def order(c):
+        return (c.busy, -c.started_at)  # idle before busy, then the newest first
+
+    retire = Subscription.retire
+
+    def watched(subscription, now, consumer):
+        retirements.append((order(consumer), [order(c) for c in subscription.active]))
+        retire(subscription, now, consumer)
+
+    monkeypatch.setattr(Subscription, "retire", watched)
+    _, model, _ = run_scaled()
+    (scaler,), (subscription,) = model.scalers, model.subscriptions
+    sizes = subscription.sizes
+    changes = [(at, size - before) for (at, size), (_, before) in zip(sizes[1:], sizes)]
+    assert scaler.ups == len({at for at, change in changes if change > 0}) > 3  # several consumers per resize
+    assert scaler.downs == len({at for at, change in changes if change < 0}) > 3
+    assert max(change for _, change in changes) >= 1 and len(changes) > scaler.ups + scaler.downs
+
+    assert len(retirements) > 5 and sum(len({o for o in active if o[0] == 0}) > 1 for _, active in retirements) > 3
+    for retired, active in retirements:
+        assert retired == min(active)
+
+
 def test_scaling_is_deterministic_and_a_scaler_pinned_to_one_size_changes_nothing():
     a = nan_safe(simulate(Scenario(seed=8, **SCALED)).summary)
     assert a == nan_safe(simulate(Scenario(seed=8, **SCALED)).summary)
