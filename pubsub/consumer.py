@@ -88,7 +88,7 @@ class Consumer(Process):
             self.stopped_at = now
             self.interrupt(RETIRE)
 
-    def hold(self, now: float, seconds: float) -> None:
+    def hold(self, seconds: float) -> None:
         """Take nothing for `seconds` more before starting (a cooperative rebalance of a joining consumer)."""
         self.startup += seconds
 

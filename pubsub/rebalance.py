@@ -58,7 +58,7 @@ class Rebalancer:
         for i in sorted(whom):
             inbox = dispatch.inbox(i)
             if inbox in dispatch.mailboxes and dispatch.one_queue:  # the group's shared queue: hold the consumer
-                subscription.consumers[i].hold(now, self.pause)
+                subscription.consumers[i].hold(self.pause)
                 self.paused_seconds += self.pause
             else:
                 self.paused_seconds += until - max(now, self._until.get(inbox, now))

@@ -1,5 +1,7 @@
 """Rebalances: membership changes stop the whole group (eager) or only the joining consumer (cooperative)."""
 
+import itertools
+
 import pytest
 from asimpy import Environment
 
@@ -27,7 +29,7 @@ def run_recording_changes(monkeypatch, **fields):
     original = Rebalancer.changed
 
     def changed(self, now, subscription, joining, gainers):
-        changes.append((now, joining.name if joining is not None else None))
+        changes.append((now, joining.name if joining is not None else None, len(subscription.members)))
         original(self, now, subscription, joining, gainers)
 
     monkeypatch.setattr(Rebalancer, "changed", changed)
@@ -45,7 +47,7 @@ def test_an_eager_rebalance_lets_nobody_take_a_copy_until_it_is_over(monkeypatch
     )  # fmt: skip
     assert len(changes) > 50 and model.recorder.crashes > 25
     takes = [e[1] for e in trace.of("taken")]
-    for at, _ in changes:
+    for at, *_ in changes:
         assert not any(at < t < at + 3.0 for t in takes)
     (rebalancer,) = model.rebalancers
     assert rebalancer.rebalances == len(changes) and 0 < rebalancer.paused_seconds <= len(changes) * 3 * 3.0
@@ -55,7 +57,7 @@ def test_a_cooperative_rebalance_holds_back_only_the_joining_consumer(monkeypatc
     _s, _model, trace, changes = run_recording_changes(
         monkeypatch, seed=2, rebalance="cooperative", rebalance_time=5.0, startup_time=2.0, **SCALED
     )
-    joined = {name: at for at, name in changes if name is not None}
+    joined = {name: at for at, name, _ in changes if name is not None}
     first_take = {}
     for _, at, name, _ in trace.of("taken"):
         first_take.setdefault(name, at)
@@ -67,4 +69,54 @@ def test_a_cooperative_rebalance_holds_back_only_the_joining_consumer(monkeypatc
     assert checked > 5
     # The others keep taking copies through every change.
     takes = [e[1] for e in trace.of("taken")]
-    assert any(at < t < at + 5.0 for at, _ in changes for t in takes)
+    assert any(at < t < at + 5.0 for at, *_ in changes for t in takes)
+
+
+def test_an_eager_rebalance_charges_each_change_its_members_for_the_stop_it_adds(monkeypatch):
+    """The group stops until 3 s after the latest change; a change inside a stop only adds its extension."""
+    _s, model, _trace, changes = run_recording_changes(
+        monkeypatch, publish_rate=1.5, group_size=3, dispatch="shared", crash_rate=0.01, restart_time=10.0,
+        rebalance="eager", rebalance_time=3.0, duration=2000.0, warmup=0.0, seed=1,
+    )  # fmt: skip
+    expected, stopped_until = 0.0, 0.0
+    for at, _, members in changes:
+        if at + 3.0 > stopped_until:
+            expected += members * (at + 3.0 - max(at, stopped_until))
+            stopped_until = at + 3.0
+    overlapping = sum(b - a < 3.0 for (a, *_), (b, *_) in itertools.pairwise(changes))
+    assert overlapping > 5 and len({members for *_, members in changes}) > 1
+    assert model.rebalancers[0].paused_seconds == pytest.approx(expected, rel=1e-12)
+
+
+def test_a_cooperative_rebalance_of_a_shared_queue_costs_each_joining_consumer_its_pause(monkeypatch):
+    _s, model, _trace, changes = run_recording_changes(
+        monkeypatch, seed=2, rebalance="cooperative", rebalance_time=5.0, startup_time=2.0, **SCALED
+    )
+    joins = sum(name is not None for _, name, _ in changes)
+    assert joins > 5 and model.rebalancers[0].paused_seconds == pytest.approx(5.0 * joins, rel=1e-12)
+
+
+def test_a_cooperative_rebalance_of_partitions_costs_the_time_each_mailbox_stops(monkeypatch):
+    """Each mailbox's stops (the joining consumer's, and those of consumers gaining partitions) counted once
+    where they overlap."""
+    stops = []
+    stop = Rebalancer._stop
+
+    def recorded(self, now, mailbox, until):
+        stops.append((id(mailbox), now, until))
+        stop(self, now, mailbox, until)
+
+    monkeypatch.setattr(Rebalancer, "_stop", recorded)
+    _s, model, _trace, changes = run_recording_changes(
+        monkeypatch, publish_rate=1.5, group_size=3, dispatch="partitioned", partitions=6, crash_rate=0.01,
+        restart_time=10.0, rebalance="cooperative", rebalance_time=3.0, duration=2000.0, warmup=0.0, seed=1,
+    )  # fmt: skip
+    expected, stopped_until, overlaps = 0.0, {}, 0
+    for mailbox, now, until in stops:
+        extension = until - max(now, stopped_until.get(mailbox, now))
+        overlaps += 0 < extension < 3.0
+        if extension > 0:
+            expected += extension
+            stopped_until[mailbox] = until
+    assert len(changes) > 50 and len(stops) > len(changes) and overlaps > 5  # gainers stop too
+    assert model.rebalancers[0].paused_seconds == pytest.approx(expected, rel=1e-12)
