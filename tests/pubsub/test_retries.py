@@ -1,6 +1,9 @@
 """Negative acknowledgments with retry delays, and poison messages."""
 
+from collections import defaultdict
+
 import numpy as np
+import pytest
 from asimpy import Environment
 from scipy.stats import binomtest
 
@@ -9,6 +12,7 @@ from pubsub.acks import Acknowledgments
 from pubsub.broker import Broker
 from pubsub.consumer import Consumer
 from pubsub.publisher import Publisher
+from pubsub.rebalance import Rebalancer
 from pubsub.recorder import Recorder
 from pubsub.retries import Retries
 from pubsub.subscription import Subscription
@@ -127,6 +131,45 @@ def test_backoff_doubles_from_the_first_delivery_up_to_its_cap_and_never_overflo
     # A copy that keeps failing (poison, no limit) reaches thousands of deliveries.
     assert Retries(0.0, "exponential").delay_after(5000) == 0.0
     assert Retries(1.0, "exponential").delay_after(5000) > 1e300
+
+
+@pytest.mark.parametrize(
+    "policy",
+    [{}, {"nack": True, "retry_delay": 0.5, "retry_backoff": "exponential", "retry_delay_max": 3.0}],
+    ids=["timeout", "nack with backoff"],
+)
+def test_a_scenarios_retry_policy_decides_when_each_failed_copy_comes_back(policy):
+    """Without nacks a failed copy comes back when its visibility timeout (30 s from its take) expires; with them,
+    its k-th failure returns it min(0.5 · 2^(k−1), 3) s after that attempt ends."""
+    s = Scenario(ack=True, ack_timeout=30.0, failure_prob=0.3, publish_rate=0.2, group_size=4, dispatch="shared",
+                 service="fixed", duration=2000.0, warmup=0.0, seed=4, **policy)  # fmt: skip
+    assert (Retries.of(s) is None) == (not policy)
+    trace = Recording()
+    simulate(s, trace=trace)
+    takes, failed, back = defaultdict(list), defaultdict(list), defaultdict(list)
+    for _, at, _, message in trace.of("taken"):
+        takes[message].append(at)
+    for _, at, _, message, ok in trace.of("finished"):
+        if not ok:
+            failed[message].append(at)
+    for _, at, _, message in trace.of("requeued"):
+        back[message].append(at)
+    assert max(len(b) for b in back.values()) >= 3
+    for message, returns in back.items():
+        for k, at in enumerate(returns, start=1):
+            if policy:
+                assert at == pytest.approx(failed[message][k - 1] + min(0.5 * 2 ** (k - 1), 3.0)), (message, k)
+            else:
+                assert at == pytest.approx(takes[message][k - 1] + 30.0), (message, k)
+
+
+def test_a_scenario_without_nacks_or_rebalances_builds_neither_policy():
+    plain = Scenario(ack=True)
+    assert Retries.of(plain) is None and Rebalancer.of(Environment(), plain) is None
+    nacking = Scenario(ack=True, nack=True, retry_delay=0.5, retry_backoff="exponential", retry_delay_max=3.0)
+    assert Retries.of(nacking) == Retries(0.5, "exponential", 3.0)
+    eager = Rebalancer.of(Environment(), Scenario(rebalance="eager", rebalance_time=2.0))
+    assert eager is not None and (eager.mode, eager.pause) == ("eager", 2.0)
 
 
 def nack_at_the_limit(first_fails: bool):
