@@ -269,7 +269,7 @@ class LiveRun:
             if delivery == 1:
                 service, fails = float(fields[f"w{sub}"]), fields[f"x{sub}"] == "1"
             else:
-                service, fails = retries.retry()
+                service, fails = retries.retry(poison=False)  # (poison is refused on a real broker)
             await sleep_until(loop, attempt.taken + service * self.scale)
             if fails:
                 attempt.ended, attempt.outcome = loop.time(), "failed"

@@ -121,10 +121,9 @@ class Subscription:
     def offer(self, now: float, message: Message) -> None:
         """Admit a new copy of `message`, or drop it if its mailbox is full."""
         mailbox = self.dispatch.route(message.key)
-        work = self.work
         # Drawn before the capacity check, so that later copies draw alike whatever is dropped.
-        fails = work.failures is not None and next(work.failures)
-        copy = Copy(message, mailbox, next(work.services), fails or message.poison)
+        service, fails = self.work.first()  # as the live runner draws it
+        copy = Copy(message, mailbox, service, fails or message.poison)
         if mailbox.is_full():
             self.recorder.dropped += 1
             return

@@ -42,15 +42,15 @@ class Work:
 
     @classmethod
     def constant(cls, service: float, fails: bool = False) -> Work:
-        """Every attempt takes `service` and fails (or not) alike: for hand-built topologies."""
-        failures = itertools.repeat(fails) if fails else None
-        return cls(itertools.repeat(service), failures, itertools.repeat(service), failures)
+        """Every attempt takes `service` and fails (or not) alike: for hand-built topologies. (Redeliveries
+        draw from the same endless streams.)"""
+        return cls(itertools.repeat(service), itertools.repeat(True) if fails else None)
 
     def first(self) -> tuple[float, bool]:
         """A newly admitted copy's first attempt."""
         return next(self.services), self.failures is not None and next(self.failures)
 
-    def retry(self, poison: bool = False) -> tuple[float, bool]:
+    def retry(self, poison: bool) -> tuple[float, bool]:
         """The next redelivery's attempt; a poison copy's fails whatever it drew (it still draws, in order)."""
         services = self.retry_services if self.retry_services is not None else self.services
         failures = self.retry_failures if self.retry_failures is not None else self.failures

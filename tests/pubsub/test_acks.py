@@ -145,6 +145,13 @@ def test_failing_consumers_without_acknowledgments_are_refused():
     env.run()  # the consumer, in no subscription, finishes at once
 
 
+def test_constant_work_fails_every_attempt_or_none():
+    failing, working = Work.constant(2.0, fails=True), Work.constant(3.0)
+    assert [failing.first(), failing.retry(False), failing.first()] == [(2.0, True)] * 3
+    assert [working.first(), working.retry(False), working.retry(True)] == [(3.0, False), (3.0, False), (3.0, True)]
+    assert working.failures is None  # so a subscription needs no acknowledgments for it
+
+
 @pytest.mark.parametrize("dispatch", ["shared", "round-robin"])
 def test_a_copy_back_for_redelivery_is_taken_before_copies_already_waiting(dispatch):
     """As brokers do (RabbitMQ requeues in place, Kafka replays the failed offset, Redis consumers claim
