@@ -92,7 +92,7 @@ class Consumer(Process):
         """Take nothing for `seconds` more before starting (a cooperative rebalance of a joining consumer)."""
         self.startup += seconds
 
-    def crash(self, now: float, restart: float) -> None:
+    def crash(self, restart: float) -> None:
         """Die now, losing the attempt (or batch) in progress; take nothing for `restart` seconds."""
         self.restart = restart
         self.down = True

@@ -36,7 +36,7 @@ class Crasher(Process):
             if consumer.stopped_at <= env.now or consumer.retiring:
                 return
             self.recorder.crashes += 1
-            consumer.crash(env.now, self.restart)
+            consumer.crash(self.restart)
             if self.on_crash is not None:
                 self.on_crash(env.now)
             await Timeout(env, self.restart)

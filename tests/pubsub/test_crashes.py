@@ -84,7 +84,7 @@ def test_a_crash_counts_the_attempts_busy_time_inside_the_window_from_its_start(
     consumer = Consumer(env, "c0", warmup=warmup, delivery_delay=delay)
     broker.subscribe(Subscription(env, "s", "t", [consumer], recorder, work=Work.constant(10.0)))
     Publisher(env, "p", broker, "t", iter([2.0, 1e12]))
-    env.schedule(crash_at, lambda: consumer.crash(crash_at, 100.0))
+    env.schedule(crash_at, lambda: consumer.crash(100.0))
     env.run(until=20.0)
     assert consumer.busy_time == busy and recorder.lost == 1 and not consumer.busy
 
@@ -97,10 +97,34 @@ def test_a_consumer_told_to_retire_mid_attempt_that_then_crashes_stops_at_the_cr
     broker.subscribe(Subscription(env, "s", "t", [consumer], recorder, work=Work.constant(10.0), trace=trace))
     Publisher(env, "p", broker, "t", iter([2.0, 6.0, 1e12]), trace=trace)  # at 2 and 8
     env.schedule(5.0, lambda: consumer.retire(5.0))
-    env.schedule(7.0, lambda: consumer.crash(7.0, 1.0))
+    env.schedule(7.0, lambda: consumer.crash(1.0))
     env.run(until=30.0)
     assert consumer.stopped_at == 7.0 and consumer.busy_time == 5.0
     assert [e[1] for e in trace.of("taken")] == [2.0] and [e[1] for e in trace.of("lost")] == [7.0]
+
+
+def test_a_consumer_told_to_retire_is_never_crashed_while_it_finishes(monkeypatch):
+    """Scale-in retires busy consumers too (after the idle ones); their crash clocks stop with that."""
+    crashed_while_retiring, retired_busy = [], []
+    crash, retire = Consumer.crash, Consumer.retire
+
+    def watched_crash(consumer, restart):
+        crashed_while_retiring.append(consumer.retiring)
+        crash(consumer, restart)
+
+    def watched_retire(consumer, now):
+        retired_busy.append(consumer.busy)
+        retire(consumer, now)
+
+    monkeypatch.setattr(Consumer, "crash", watched_crash)
+    monkeypatch.setattr(Consumer, "retire", watched_retire)
+    s = Scenario(dispatch="shared", publish_rate=0.6, service="fixed", service_time=8.0, rate_profile="sine",
+                 rate_amplitude=0.9, rate_period=600.0, autoscale=True, max_consumers=8, target_backlog=1.0,
+                 scale_interval=15.0, scale_down_delay=0.0, crash_rate=0.05, restart_time=2.0, duration=3000.0,
+                 warmup=0.0, seed=5)  # fmt: skip
+    simulate(s)
+    assert sum(retired_busy) > 20 and len(crashed_while_retiring) > 200
+    assert not any(crashed_while_retiring)
 
 
 def test_with_acknowledgments_nothing_is_lost_and_each_cut_copy_comes_back_at_its_timeout():
