@@ -92,3 +92,16 @@ def test_thinned_arrivals_follow_the_profile_second_by_second_from_time_zero():
     for start, rate in seconds.items():
         low, high = poisson.interval(0.999, 500 * rate)
         assert low <= counts[start] <= high, (start, counts[start], rate)
+
+
+def test_a_scenarios_profile_has_its_shape_at_chosen_instants():
+    sine = LoadProfile.of(Scenario(rate_profile="sine", rate_period=300.0, rate_amplitude=0.5))
+    assert [sine.at(t) for t in (0.0, 75.0, 225.0)] == pytest.approx([1.0, 1.5, 0.5])
+    assert sine.cumulative(300.0) == pytest.approx(300.0)  # a whole period adds nothing
+    step = LoadProfile.of(Scenario(rate_profile="step", rate_factor=3.0, rate_change_at=100.0))
+    assert [step.at(t) for t in (99.0, 100.0, 200.0)] == [1.0, 3.0, 3.0] and step.cumulative(200.0) == 400.0
+    ramp = LoadProfile.of(Scenario(rate_profile="ramp", rate_factor=3.0, duration=1000.0))
+    assert [ramp.at(t) for t in (0.0, 500.0, 1000.0, 2000.0)] == [1.0, 2.0, 3.0, 3.0]
+    assert ramp.cumulative(1000.0) == 2000.0 and ramp.cumulative(1100.0) == 2300.0
+    constant = LoadProfile.of(Scenario())
+    assert constant.constant and constant.at(50.0) == 1.0 and constant.cumulative(50.0) == 50.0
