@@ -88,3 +88,9 @@ def test_an_overloaded_consumer_completes_size_copies_per_overhead_plus_their_se
     summary = simulate(s).summary
     assert summary["throughput"] == pytest.approx(capacity, rel=0.005)
     assert summary["utilization"] == pytest.approx(1.0)
+
+
+def test_a_scenario_batches_only_when_it_asks_for_more_than_one_copy_or_a_cost():
+    assert Batches.of(Scenario()) is None  # the plain consumer
+    assert Batches.of(Scenario(batch_size=3)) == Batches(3, 0.0)
+    assert Batches.of(Scenario(batch_overhead=0.5)) == Batches(1, 0.5)
