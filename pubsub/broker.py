@@ -31,7 +31,7 @@ class Broker:
                 return mailbox
         return None
 
-    def publish(self, now: float, topic: str, key: int, poison: bool = False) -> Message:
+    def publish(self, now: float, topic: str, key: int, poison: bool) -> Message:
         """Publish a new message at `now`: one copy offered to each subscription."""
         message = Message(next(self._ids), topic, key, now, poison)
         self.recorder.published += 1

@@ -13,7 +13,11 @@ from tests.pubsub.helpers import Recording
 
 
 class BySubscription(Recording):
-    """Records the subscription each copy was taken and finished for, and its message's topic."""
+    """Records the subscription each copy was taken and finished for, and its message's topic (and each
+    message's publisher and key)."""
+
+    def published(self, now, publisher, message):
+        self.events.append(("published", now, publisher, message.id, message.key))
 
     def taken(self, now, consumer, subscription, copy):
         self.events.append(("taken", now, subscription.name, copy.message.topic, copy.message.id))
@@ -54,3 +58,5 @@ def test_a_consumer_of_two_subscriptions_serves_both_and_reports_each_copy_to_it
         assert all(e[2] == f"s_{e[3]}" for e in events), f"a copy {kind} for another topic's subscription"
         assert [(e[1], e[3], e[4]) for e in events] == expected
     assert recorder.processed == 5
+    published = [e[1:] for e in trace.of("published")]
+    assert published == [(1.0, "pa", 0, 0), (1.1, "pb", 1, 0), (1.2, "pa", 2, 0), (1.4, "pa", 3, 0), (5.1, "pb", 4, 0)]
