@@ -140,9 +140,9 @@ def test_the_scaler_counts_each_resize_once_and_retires_idle_consumers_newest_fi
     (scaler,), (subscription,) = model.scalers, model.subscriptions
     sizes = subscription.sizes
     changes = [(at, size - before) for (at, size), (_, before) in zip(sizes[1:], sizes)]
-    assert scaler.ups == len({at for at, change in changes if change > 0}) > 3  # several consumers per resize
+    assert scaler.ups == len({at for at, change in changes if change > 0}) > 3
     assert scaler.downs == len({at for at, change in changes if change < 0}) > 3
-    assert max(change for _, change in changes) >= 1 and len(changes) > scaler.ups + scaler.downs
+    assert len(changes) > scaler.ups + scaler.downs  # some resizes add or retire several consumers at once
 
     assert len(retirements) > 5 and sum(len({o for o in active if o[0] == 0}) > 1 for _, active in retirements) > 3
     for retired, active in retirements:
