@@ -25,8 +25,12 @@ def test_interval_matches_the_textbook_formula():
 
 def test_interval_ignores_missing_values_and_needs_two():
     assert stats.interval([1.0, math.nan, 3.0])[2] == 2
+    assert stats.interval(pd.Series([1, None, 3], dtype=object)) == stats.interval([1.0, 3.0])  # a column of objects
     mean, std, n, low, high = stats.interval([5.0])
     assert (mean, n) == (5.0, 1) and math.isnan(low) and math.isnan(high) and math.isnan(std)
+    for nothing in ([], [math.nan, math.nan]):
+        mean, std, n, low, high = stats.interval(nothing)
+        assert n == 0 and all(math.isnan(v) for v in (mean, std, low, high))
 
 
 def runs_frame(cells: dict[int, dict], values: dict[int, list[float]], metric="latency_p99") -> pd.DataFrame:
