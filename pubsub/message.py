@@ -13,7 +13,7 @@ class Message:
 
     __slots__ = ("id", "topic", "key", "published_at", "poison")
 
-    def __init__(self, id: int, topic: str, key: int, published_at: float, poison: bool = False):
+    def __init__(self, id: int, topic: str, key: int, published_at: float, poison: bool):
         self.id = id
         self.topic = topic
         self.key = key
@@ -47,7 +47,7 @@ class Copy:
         "outstanding",
     )
 
-    def __init__(self, message: Message, home: Mailbox, service: float = 0.0, fails: bool = False):
+    def __init__(self, message: Message, home: Mailbox, service: float, fails: bool):
         self.message = message
         self.service = service
         self.fails = fails

@@ -30,7 +30,7 @@ def fill(dispatch, keys: list[int]) -> list[Copy]:
     copies = []
     for i, key in enumerate(keys):
         mailbox = dispatch.route(key)
-        copy = Copy(Message(i, "t", key, float(i)), mailbox)
+        copy = Copy(Message(i, "t", key, float(i), False), mailbox, 1.0, False)
         mailbox.put(float(i), copy)
         copies.append(copy)
     return copies

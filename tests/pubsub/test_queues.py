@@ -137,7 +137,7 @@ def test_a_copy_handed_to_a_get_that_is_then_cancelled_goes_back_to_the_head_of_
     goes back where it was, a redelivery ahead of the other redeliveries, still known to be waiting there."""
     env = Environment()
     box = Mailbox(env, None)
-    first, second, new = (Copy(Message(i, "t", 0, 0.0), box) for i in range(3))
+    first, second, new = (Copy(Message(i, "t", 0, 0.0, False), box, 1.0, False) for i in range(3))
     first.deliveries = second.deliveries = 1
     waiting = box.get()
     box.requeue(0.0, first)  # handed straight to the waiting get
@@ -153,7 +153,7 @@ def test_a_get_takes_a_copy_already_waiting_at_once_and_at_that_time():
     """`get` (a consumer listening to several subscriptions) hands over what already waits, without a wait."""
     env = Environment()
     box = Mailbox(env, None)
-    waiting = Copy(Message(0, "t", 0, 0.0), box)
+    waiting = Copy(Message(0, "t", 0, 0.0, False), box, 1.0, False)
     box.put(0.0, waiting)
     got = []
 

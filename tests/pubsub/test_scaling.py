@@ -182,7 +182,7 @@ def test_a_copy_handed_to_a_consumer_as_it_is_retired_goes_back_to_the_queue():
     subscription = Subscription(env, "s", "t", consumers, recorder, dispatch="shared", trace=trace,
                                 work=Work.constant(1.0))  # fmt: skip
     (queue,) = subscription.mailboxes
-    copy = Copy(Message(0, "t", 0, 1.0), queue, 1.0)
+    copy = Copy(Message(0, "t", 0, 1.0, False), queue, 1.0, False)
 
     def at_one():  # the same instant: the idle consumer is handed the copy, then retired before it resumes
         queue.put(1.0, copy)
