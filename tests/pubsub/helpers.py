@@ -77,14 +77,19 @@ def nan_safe(summary: dict, drop=WALL_CLOCK_METRICS) -> dict:
     return {k: ("NaN" if isinstance(v, float) and v != v else v) for k, v in summary.items() if k not in drop}
 
 
+def watch(monkeypatch, cls, name: str, note) -> None:
+    """Call `note` with the arguments of every call of `cls.name` (self first), just before the method runs."""
+    method = getattr(cls, name)
+
+    def watched(self, *args):
+        note(self, *args)
+        return method(self, *args)
+
+    monkeypatch.setattr(cls, name, watched)
+
+
 def times_consumers_leave(monkeypatch) -> list[float]:
     """The times at which consumers leave their groups (retire or crash), filled in as the run goes."""
     times: list[float] = []
-    original = Subscription.left
-
-    def left(self, now, consumer):
-        times.append(now)
-        original(self, now, consumer)
-
-    monkeypatch.setattr(Subscription, "left", left)
+    watch(monkeypatch, Subscription, "left", lambda subscription, now, consumer: times.append(now))
     return times

@@ -14,7 +14,7 @@ from pubsub.recorder import Recorder
 from pubsub.simulation import build
 from pubsub.subscription import Subscription
 from pubsub.work import Work
-from tests.pubsub.helpers import Recording, nan_safe, times_consumers_leave
+from tests.pubsub.helpers import Recording, nan_safe, times_consumers_leave, watch
 
 CRASHY = dict(publish_rate=1.5, group_size=3, dispatch="shared", crash_rate=0.02, restart_time=15.0,
               duration=3000.0, warmup=0.0, seed=6)  # fmt: skip
@@ -73,17 +73,25 @@ def test_an_attempt_cut_by_a_crash_counts_as_busy_from_its_start_to_the_crash(ch
     assert {c.name: c.busy_time + running[c.name] for c in model.consumers} == pytest.approx(busy, rel=1e-9)
 
 
+def ten_second_attempts(published: list[float], **consumer_fields):
+    """One consumer (`consumer_fields` for its warm-up, delay) of messages published at `published` times, each
+    attempt lasting 10 s, without acknowledgments."""
+    env, recorder, trace = Environment(), Recorder(), Recording()
+    broker = Broker(recorder)
+    consumer = Consumer(env, "c0", trace=trace, **consumer_fields)
+    broker.subscribe(Subscription(env, "s", "t", [consumer], recorder, work=Work.constant(10.0), trace=trace))
+    gaps = [b - a for a, b in zip([0.0, *published], published)]
+    Publisher(env, "p", broker, "t", iter([*gaps, 1e12]), trace=trace)
+    return env, recorder, trace, consumer
+
+
 @pytest.mark.parametrize(
     ("warmup", "delay", "crash_at", "busy"),
     [(0.0, 0.0, 8.0, 6.0), (5.0, 0.0, 8.0, 3.0), (9.0, 0.0, 8.0, 0.0), (0.0, 3.0, 4.0, 0.0), (0.0, 3.0, 8.0, 3.0)],
 )
 def test_a_crash_counts_the_attempts_busy_time_inside_the_window_from_its_start(warmup, delay, crash_at, busy):
     """A 10 s attempt on a message published at 2 s (starting `delay` later) is cut at `crash_at`."""
-    env, recorder = Environment(), Recorder()
-    broker = Broker(recorder)
-    consumer = Consumer(env, "c0", warmup=warmup, delivery_delay=delay)
-    broker.subscribe(Subscription(env, "s", "t", [consumer], recorder, work=Work.constant(10.0)))
-    Publisher(env, "p", broker, "t", iter([2.0, 1e12]))
+    env, recorder, _, consumer = ten_second_attempts([2.0], warmup=warmup, delivery_delay=delay)
     env.schedule(crash_at, lambda: consumer.crash(100.0))
     env.run(until=20.0)
     assert consumer.busy_time == busy and recorder.lost == 1 and not consumer.busy
@@ -91,11 +99,7 @@ def test_a_crash_counts_the_attempts_busy_time_inside_the_window_from_its_start(
 
 def test_a_consumer_told_to_retire_mid_attempt_that_then_crashes_stops_at_the_crash():
     """Retiring waits for the attempt under way; a crash ends that attempt, and the consumer stops there."""
-    env, recorder, trace = Environment(), Recorder(), Recording()
-    broker = Broker(recorder)
-    consumer = Consumer(env, "c0", trace=trace)
-    broker.subscribe(Subscription(env, "s", "t", [consumer], recorder, work=Work.constant(10.0), trace=trace))
-    Publisher(env, "p", broker, "t", iter([2.0, 6.0, 1e12]), trace=trace)  # at 2 and 8
+    env, _, trace, consumer = ten_second_attempts([2.0, 8.0])
     env.schedule(5.0, lambda: consumer.retire(5.0))
     env.schedule(7.0, lambda: consumer.crash(1.0))
     env.run(until=30.0)
@@ -106,18 +110,8 @@ def test_a_consumer_told_to_retire_mid_attempt_that_then_crashes_stops_at_the_cr
 def test_a_consumer_told_to_retire_is_never_crashed_while_it_finishes(monkeypatch):
     """Scale-in retires busy consumers too (after the idle ones); their crash clocks stop with that."""
     crashed_while_retiring, retired_busy = [], []
-    crash, retire = Consumer.crash, Consumer.retire
-
-    def watched_crash(consumer, restart):
-        crashed_while_retiring.append(consumer.retiring)
-        crash(consumer, restart)
-
-    def watched_retire(consumer, now):
-        retired_busy.append(consumer.busy)
-        retire(consumer, now)
-
-    monkeypatch.setattr(Consumer, "crash", watched_crash)
-    monkeypatch.setattr(Consumer, "retire", watched_retire)
+    watch(monkeypatch, Consumer, "crash", lambda consumer, restart: crashed_while_retiring.append(consumer.retiring))
+    watch(monkeypatch, Consumer, "retire", lambda consumer, now: retired_busy.append(consumer.busy))
     s = Scenario(dispatch="shared", publish_rate=0.6, service="fixed", service_time=8.0, rate_profile="sine",
                  rate_amplitude=0.9, rate_period=600.0, autoscale=True, max_consumers=8, target_backlog=1.0,
                  scale_interval=15.0, scale_down_delay=0.0, crash_rate=0.05, restart_time=2.0, duration=3000.0,

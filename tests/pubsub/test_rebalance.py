@@ -8,7 +8,7 @@ from asimpy import Environment
 from pubsub import Scenario, simulate
 from pubsub.rebalance import Rebalancer
 from pubsub.simulation import build
-from tests.pubsub.helpers import Recording
+from tests.pubsub.helpers import Recording, watch
 
 SCALED = dict(dispatch="shared", publish_rate=2.0, rate_profile="sine", rate_amplitude=0.9, rate_period=1500.0,
               group_size=2, autoscale=True, min_consumers=1, max_consumers=6, target_backlog=2.0,
@@ -26,13 +26,11 @@ def test_eager_pauses_cost_more_tail_than_cooperative_and_cooperative_more_than_
 
 def run_recording_changes(monkeypatch, **fields):
     changes = []
-    original = Rebalancer.changed
 
-    def changed(self, now, subscription, joining, gainers):
+    def note(rebalancer, now, subscription, joining, gainers):
         changes.append((now, joining.name if joining is not None else None, len(subscription.members)))
-        original(self, now, subscription, joining, gainers)
 
-    monkeypatch.setattr(Rebalancer, "changed", changed)
+    watch(monkeypatch, Rebalancer, "changed", note)
     s = Scenario(**fields)
     env, trace = Environment(), Recording()
     model = build(env, s, trace)
@@ -100,13 +98,11 @@ def test_a_cooperative_rebalance_of_partitions_costs_the_time_each_mailbox_stops
     """Each mailbox's stops (the joining consumer's, and those of consumers gaining partitions) counted once
     where they overlap."""
     stops = []
-    stop = Rebalancer._stop
 
-    def recorded(self, now, mailbox, until):
+    def note(rebalancer, now, mailbox, until):
         stops.append((id(mailbox), now, until))
-        stop(self, now, mailbox, until)
 
-    monkeypatch.setattr(Rebalancer, "_stop", recorded)
+    watch(monkeypatch, Rebalancer, "_stop", note)
     _s, model, _trace, changes = run_recording_changes(
         monkeypatch, publish_rate=1.5, group_size=3, dispatch="partitioned", partitions=6, crash_rate=0.01,
         restart_time=10.0, rebalance="cooperative", rebalance_time=3.0, duration=2000.0, warmup=0.0, seed=1,
@@ -120,3 +116,9 @@ def test_a_cooperative_rebalance_of_partitions_costs_the_time_each_mailbox_stops
             stopped_until[mailbox] = until
     assert len(changes) > 50 and len(stops) > len(changes) and overlaps > 5  # gainers stop too
     assert model.rebalancers[0].paused_seconds == pytest.approx(expected, rel=1e-12)
+
+
+def test_a_scenario_builds_a_rebalancer_only_when_it_asks_for_rebalances():
+    assert Rebalancer.of(Environment(), Scenario()) is None
+    eager = Rebalancer.of(Environment(), Scenario(rebalance="eager", rebalance_time=2.0))
+    assert eager is not None and (eager.mode, eager.pause) == ("eager", 2.0)

@@ -12,7 +12,6 @@ from pubsub.acks import Acknowledgments
 from pubsub.broker import Broker
 from pubsub.consumer import Consumer
 from pubsub.publisher import Publisher
-from pubsub.rebalance import Rebalancer
 from pubsub.recorder import Recorder
 from pubsub.retries import Retries
 from pubsub.subscription import Subscription
@@ -163,13 +162,10 @@ def test_a_scenarios_retry_policy_decides_when_each_failed_copy_comes_back(polic
                 assert at == pytest.approx(takes[message][k - 1] + 30.0), (message, k)
 
 
-def test_a_scenario_without_nacks_or_rebalances_builds_neither_policy():
-    plain = Scenario(ack=True)
-    assert Retries.of(plain) is None and Rebalancer.of(Environment(), plain) is None
+def test_a_scenario_builds_a_retry_policy_only_when_it_nacks():
+    assert Retries.of(Scenario(ack=True)) is None
     nacking = Scenario(ack=True, nack=True, retry_delay=0.5, retry_backoff="exponential", retry_delay_max=3.0)
     assert Retries.of(nacking) == Retries(0.5, "exponential", 3.0)
-    eager = Rebalancer.of(Environment(), Scenario(rebalance="eager", rebalance_time=2.0))
-    assert eager is not None and (eager.mode, eager.pause) == ("eager", 2.0)
 
 
 def nack_at_the_limit(first_fails: bool):

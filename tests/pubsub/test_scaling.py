@@ -14,7 +14,7 @@ from pubsub.recorder import Recorder
 from pubsub.simulation import build
 from pubsub.subscription import Subscription
 from pubsub.work import Work
-from tests.pubsub.helpers import Recording, nan_safe
+from tests.pubsub.helpers import Recording, nan_safe, watch
 
 SCALED = dict(
     dispatch="shared",
@@ -129,13 +129,10 @@ def test_the_scaler_counts_each_resize_once_and_retires_idle_consumers_newest_fi
     def order(c):
         return (c.busy, -c.started_at)  # idle before busy, then the newest first
 
-    retire = Subscription.retire
-
-    def watched(subscription, now, consumer):
+    def note(subscription, now, consumer):
         retirements.append((order(consumer), [order(c) for c in subscription.active]))
-        retire(subscription, now, consumer)
 
-    monkeypatch.setattr(Subscription, "retire", watched)
+    watch(monkeypatch, Subscription, "retire", note)
     _, model, _ = run_scaled()
     (scaler,), (subscription,) = model.scalers, model.subscriptions
     sizes = subscription.sizes
