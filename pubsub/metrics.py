@@ -43,7 +43,7 @@ def summarize(
     metrics.update(group_metrics(subscriptions, consumers, scalers, warmup, duration))
     metrics["rebalances"] = sum(r.rebalances for r in rebalancers)
     metrics["paused_seconds"] = sum((r.paused_seconds for r in rebalancers), 0.0)
-    metrics["drain_time"] = _drain_time(*outage, duration) if outage else math.nan
+    metrics["drain_time"] = _drain_time(*outage, duration) if outage is not None else math.nan
     return metrics
 
 

@@ -92,7 +92,7 @@ def build(env: Environment, scenario: Scenario, trace: Trace | None = None) -> M
                 for i, consumer in enumerate(group):
                     _crashes(env, s, consumer, subscription, rnd.crash_gaps(s, t, g, i), recorder)
             if scaling is not None:
-                hire = _hiring(env, s, model, (t, g), batches, scaling, trace)
+                hire = _hiring(env, s, model, subscription, (t, g), batches, scaling, trace)
                 model.scalers.append(Scaler(env, subscription, scaling, hire))
         for p in range(s.publishers):
             gaps, keys, poisons = rnd.arrival_gaps(s, t, p), rnd.message_keys(s, t, p), rnd.poison_messages(s, t, p)
@@ -126,12 +126,13 @@ def _hiring(
     env: Environment,
     s: Scenario,
     model: Model,
+    owner: Subscription,
     group: tuple[int, int],
     batches: Batches | None,
     scaling: Scaling,
     trace: Trace | None,
 ):
-    """A scaler's way to make a new consumer of `group`, counted among the model's consumers."""
+    """A scaler's way to make a new consumer for `owner` (numbered `group`), counted among the model's consumers."""
     indices = itertools.count(s.group_size)
     topic, subscription = group
 
@@ -140,7 +141,6 @@ def _hiring(
         consumer = _consumer(env, s, (topic, subscription, index), batches, trace, startup=scaling.startup)
         model.consumers.append(consumer)
         if s.crash_rate > 0:
-            owner = model.subscriptions[topic * s.subscribers + subscription]
             _crashes(env, s, consumer, owner, rnd.crash_gaps(s, topic, subscription, index), model.recorder)
         return consumer
 
@@ -182,6 +182,6 @@ def simulate(scenario: Scenario, trace: Trace | None = None) -> Result:
     backlog = backlog_series(model.subscriptions, scenario.backlog_interval, scenario.duration)
     wall = time.perf_counter() - started
     metrics["wall_seconds"] = wall
-    metrics["sim_rate"] = metrics["delivered"] / wall if wall > 0 else float("nan")
+    metrics["sim_rate"] = metrics["delivered"] / wall  # (building a topology alone takes far above a clock tick)
     # The registry's order, and a KeyError here if a metric were never computed.
     return Result({**scenario.model_dump(), **{name: metrics[name] for name in METRICS}}, backlog)

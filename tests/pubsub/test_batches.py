@@ -1,5 +1,6 @@
 """Consumers that take copies in batches."""
 
+import collections
 import itertools
 
 import pytest
@@ -77,6 +78,20 @@ def test_batches_of_one_at_no_cost_run_exactly_as_the_plain_consumer(fields, mon
     batched = simulate(s).summary
     assert plain["processed"] > 200
     assert nan_safe(batched) == nan_safe(plain)
+
+
+def test_consumers_the_scaler_hires_take_batches_too():
+    trace = Recording()
+    s = Scenario(publish_rate=6.0, dispatch="shared", service="fixed", service_time=0.25, batch_size=4,
+                 batch_overhead=1.0, autoscale=True, max_consumers=4, target_backlog=2.0, scale_interval=10.0,
+                 duration=300.0, warmup=0.0, seed=2)  # fmt: skip
+    simulate(s, trace=trace)
+    takes = collections.Counter((e[2], e[1]) for e in trace.of("taken"))  # copies per (consumer, instant)
+    hired = {consumer for consumer, _ in takes} - {"t0/s0/c0"}
+    assert len(hired) == 3
+    for consumer in hired:
+        sizes = [n for (c, _), n in takes.items() if c == consumer]
+        assert sum(sizes) > 50 and max(sizes) == 4, consumer
 
 
 @pytest.mark.parametrize(("size", "overhead"), [(1, 0.5), (5, 2.0), (10, 1.0), (4, 0.0)])

@@ -121,6 +121,18 @@ def test_a_consumer_told_to_retire_is_never_crashed_while_it_finishes(monkeypatc
     assert not any(crashed_while_retiring)
 
 
+def test_a_hired_consumer_that_crashes_leaves_its_own_group_in_every_topic_and_subscription(monkeypatch):
+    left = []
+    watch(monkeypatch, Subscription, "left", lambda subscription, now, consumer: left.append((subscription, consumer)))
+    s = Scenario(topics=2, subscribers=3, dispatch="shared", publish_rate=2.0, autoscale=True, max_consumers=4,
+                 target_backlog=1.0, scale_interval=10.0, crash_rate=0.01, restart_time=5.0, duration=600.0,
+                 warmup=0.0, seed=4)  # fmt: skip
+    simulate(s)
+    assert all(consumer in subscription.consumers for subscription, consumer in left)
+    hired = {subscription.name for subscription, consumer in left if subscription.consumers.index(consumer) > 0}
+    assert hired == {f"t{t}/s{g}" for t in range(2) for g in range(3)}
+
+
 def test_with_acknowledgments_nothing_is_lost_and_each_cut_copy_comes_back_at_its_timeout():
     s, model, trace = run(ack=True, ack_timeout=8.0)
     assert model.recorder.crashes > 50 and model.recorder.lost == 0

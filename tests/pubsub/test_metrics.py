@@ -1,6 +1,7 @@
 """The end-of-run reductions against direct computations."""
 
 import math
+import time
 from types import SimpleNamespace
 
 import numpy as np
@@ -168,3 +169,11 @@ def test_the_largest_group_is_the_largest_size_in_effect_inside_the_window():
     assert m["group_size_max"] == 4
     group.sizes.pop()
     assert group_metrics([group], [consumer(busy_time=1.0)], [], warmup=60.0, duration=100.0)["group_size_max"] == 3
+
+
+def test_the_wall_clock_metrics_time_the_run_and_rate_its_deliveries():
+    started = time.perf_counter()
+    summary = simulate(Scenario(duration=300.0, warmup=10.0)).summary
+    elapsed = time.perf_counter() - started
+    assert 0 < summary["wall_seconds"] <= elapsed
+    assert summary["sim_rate"] == summary["delivered"] / summary["wall_seconds"] and summary["delivered"] > 100

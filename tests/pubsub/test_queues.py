@@ -126,6 +126,17 @@ def test_drain_time_is_nan_when_the_outage_outlasts_the_run():
     assert simulate(Scenario(**quiet, outage_start=1200.0, outage_duration=300.0)).summary["drain_time"] == 0.0
 
 
+def test_an_outage_shorter_than_a_second_still_holds_what_arrives_during_it():
+    trace = Recording()
+    s = Scenario(publish_rate=4.0, arrivals="fixed", service="fixed", service_time=0.1, outage_start=100.0,
+                 outage_duration=0.5, duration=200.0, warmup=10.0)  # fmt: skip
+    summary = simulate(s, trace=trace).summary
+    held = [e[1] for e in trace.of("published") if 100.0 <= e[1] < 100.5]
+    assert len(held) == 2 and not [e for e in trace.of("taken") if 100.0 < e[1] < 100.5]
+    assert sum(e[1] == 100.5 for e in trace.of("taken")) == 1  # the first at once, the second when it is done
+    assert summary["drain_time"] == pytest.approx(drain_time_of(trace, 100.0, 100.5)) and summary["drain_time"] > 0
+
+
 def test_drain_time_is_nan_without_outage_or_recovery():
     assert math.isnan(simulate(Scenario(duration=200.0, warmup=10.0)).summary["drain_time"])
     never = simulate(Scenario(**{**OUTAGE, "publish_rate": 0.99, "duration": 1300.0})).summary
