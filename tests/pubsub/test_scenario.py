@@ -1,6 +1,9 @@
 """Scenario validation: every bad input fails at once, naming the field."""
 
 import math
+import re
+import typing
+from pathlib import Path
 
 import pytest
 
@@ -21,6 +24,42 @@ def test_summary_is_fields_then_every_metric():
     assert list(summary)[: len(fields)] == fields
     assert list(summary)[len(fields) :] == list(METRICS)
     assert all(isinstance(v, (int, float, str, bool, type(None))) for v in summary.values())
+
+
+def documented_fields() -> dict[str, list[str]]:
+    """docs/model.md's field table: each field's default, range and meaning cells, in the table's order."""
+    text = (Path(__file__).resolve().parents[2] / "docs" / "model.md").read_text()
+    section = text.split("## The fields of a `Scenario`")[1].split("\n## ")[0]
+    rows = re.findall(r"^\| `(\w+)` \|(.*)\|$", section, re.M)
+    return {name: [cell.strip() for cell in cells.split("|")] for name, cells in rows}
+
+
+def documented_default(value) -> str:
+    if isinstance(value, bool):
+        return str(value).lower()
+    return f"`{value}`" if isinstance(value, str) else repr(value)
+
+
+def documented_bound(field) -> str:
+    """How the table writes the range a field's type and constraints allow, before any cross-field rule."""
+    if typing.get_origin(field.annotation) is typing.Literal:
+        return ", ".join(f"`{choice}`" for choice in typing.get_args(field.annotation))
+    bounds = {kind: getattr(m, kind) for m in field.metadata for kind in ("ge", "gt", "lt") if hasattr(m, kind)}
+    if "lt" in bounds:
+        return f"[{bounds['ge']}, {bounds['lt']})"
+    if "ge" in bounds:
+        return f"≥ {bounds['ge']}"
+    return f"> {bounds['gt']}" if "gt" in bounds else ""
+
+
+def test_the_documented_field_table_gives_every_fields_default_and_range():
+    table = documented_fields()
+    assert list(table) == list(Scenario.model_fields)
+    for name, field in Scenario.model_fields.items():
+        default, allowed, meaning = table[name]
+        assert default == documented_default(field.default), name
+        assert allowed.startswith(documented_bound(field)), name
+        assert meaning, name
 
 
 def test_integers_are_accepted_for_float_fields():
