@@ -36,11 +36,9 @@ if TYPE_CHECKING:
 class Model:
     """The parts of a built topology that measuring needs."""
 
-    broker: Broker
     recorder: Recorder
     subscriptions: list[Subscription]
     consumers: list[Consumer] = field(default_factory=list)
-    publishers: list[Publisher] = field(default_factory=list)
     scalers: list[Scaler] = field(default_factory=list)
     rebalancers: list[Rebalancer] = field(default_factory=list)
 
@@ -58,7 +56,7 @@ def build(env: Environment, scenario: Scenario, trace: Trace | None = None) -> M
     s = scenario
     recorder = Recorder()
     broker = Broker(recorder)
-    model = Model(broker, recorder, [])
+    model = Model(recorder, [])
     batches = Batches.of(s)
     scaling = Scaling.of(s)
     for t in range(s.topics):
@@ -96,7 +94,7 @@ def build(env: Environment, scenario: Scenario, trace: Trace | None = None) -> M
                 model.scalers.append(Scaler(env, subscription, scaling, hire))
         for p in range(s.publishers):
             gaps, keys, poisons = rnd.arrival_gaps(s, t, p), rnd.message_keys(s, t, p), rnd.poison_messages(s, t, p)
-            model.publishers.append(Publisher(env, f"{topic}/p{p}", broker, topic, gaps, keys, trace, poisons))
+            Publisher(env, f"{topic}/p{p}", broker, topic, gaps, keys, trace, poisons)
     return model
 
 
