@@ -50,6 +50,11 @@ def test_prefetch_of_one_is_shared_exactly(fields, monkeypatch):
     }
 
 
+def test_the_broker_pushes_from_a_prefetch_of_two_and_a_prefetch_of_one_is_plain_shared():
+    assert simulation_module.prefetch_of(Scenario(dispatch="shared", prefetch=2)) == 2
+    assert simulation_module.prefetch_of(Scenario(dispatch="shared")) is None
+
+
 def test_the_broker_pushes_round_robin_to_consumers_with_room():
     env, trace, recorder = Environment(), Recording(), Recorder()
     broker = Broker(recorder)
