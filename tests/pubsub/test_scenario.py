@@ -110,6 +110,7 @@ BAD = [
     ({"rate_factor": 2.0}, "rate_factor"),  # needs step or ramp
     ({"rate_profile": "step", "rate_factor": 2.0, "rate_change_at": 0.0}, "rate_change_at"),  # a step at 0 is none
     ({"rate_profile": "step", "rate_factor": 2.0, "rate_change_at": 5000.0}, "rate_change_at"),
+    ({"rate_profile": "step", "rate_factor": 2.0, "rate_change_at": 1000.0}, "rate_change_at"),  # the run's end
     ({"rate_profile": "ramp", "rate_factor": 0.0}, "rate_factor"),
     ({"rate_profile": "sine", "rate_amplitude": 0.5, "rate_period": None}, "rate_period"),
     ({"rate_profile": "sine", "rate_amplitude": 1.0, "rate_period": 100.0}, "rate_amplitude"),
@@ -161,6 +162,18 @@ def test_bad_input_names_the_field(fields, culprit):
 def test_autoscale_without_its_size_limit_and_target_names_both():
     with pytest.raises(ValueError, match=r"autoscale needs max_consumers and target_backlog \(None\)"):
         Scenario(dispatch="shared", autoscale=True)
+
+
+EDGES = [
+    {"rate_profile": "step", "rate_factor": 2.0, "rate_change_at": 0.5},
+    {"warmup": 999.5},
+    {"outage_start": 999.5, "outage_duration": 10.0},
+]
+
+
+@pytest.mark.parametrize("fields", EDGES, ids=[",".join(f) for f in EDGES])
+def test_values_just_inside_a_cross_field_range_are_accepted(fields):
+    assert Scenario(**fields).model_dump(include=set(fields)) == fields
 
 
 def test_scenarios_are_immutable():
