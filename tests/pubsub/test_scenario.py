@@ -151,12 +151,16 @@ BAD = [
 
 
 @pytest.mark.parametrize("fields, culprit", BAD, ids=[f"{c}={f[c]!r}" for f, c in BAD])
-def test_bad_input_names_the_field(fields, culprit):
+def test_bad_input_names_the_field_and_its_value(fields, culprit):
     """In the error itself: pydantic's message also echoes the whole input, which names every field given."""
     with pytest.raises(ValueError) as raised:
         Scenario(**fields)
     (error,) = raised.value.errors()
-    assert culprit in error["loc"] or culprit in error["msg"], error
+    value = fields[culprit]
+    if error["loc"]:  # one field's type or range
+        assert error["loc"] == (culprit,) and repr(error["input"]) == repr(value), error
+    else:  # a combination of fields, refused by the Scenario's own checks
+        assert re.search(rf"\b{culprit} \({value!r}\)", error["msg"]), error
 
 
 def test_autoscale_without_its_size_limit_and_target_names_both():
