@@ -141,6 +141,7 @@ BAD = [
     ({"retry_backoff": "exponential", "ack": True}, "retry_backoff"),  # needs nack
     ({"retry_backoff": "linear", "ack": True, "nack": True}, "retry_backoff"),
     ({"retry_delay_max": 5.0, "ack": True, "nack": True}, "retry_delay_max"),  # fixed: nothing to cap
+    ({"retry_delay_max": 5.0, "ack": True}, "retry_delay_max"),  # needs nack
     (
         {"retry_delay": 2.0, "retry_delay_max": 1.0, "retry_backoff": "exponential", "ack": True, "nack": True},
         "retry_delay_max",
@@ -172,6 +173,7 @@ EDGES = [
     {"rate_profile": "step", "rate_factor": 2.0, "rate_change_at": 0.5},
     {"warmup": 999.5},
     {"outage_start": 999.5, "outage_duration": 10.0},
+    {"ack": True, "nack": True, "retry_backoff": "exponential", "retry_delay": 2.0, "retry_delay_max": 2.0},
 ]
 
 
