@@ -1,0 +1,31 @@
+"""`make test`'s coverage: slipcover's JSON printed as a table, held to the floor in pyproject.toml.
+
+Run from the repository root after `python -m slipcover --branch --json --out FILE -m pytest`. Exits 2 below the
+floor. (slipcover's own `--fail-under` loses the table when forked workers' coverage is merged into it.)
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import tomllib
+from pathlib import Path
+
+import slipcover
+
+
+def main(path: str) -> int:
+    coverage = json.loads(Path(path).read_text())
+    slipcover.print_coverage(coverage, outfile=sys.stdout, skip_covered=True)
+    floor = tomllib.loads(Path("pyproject.toml").read_text())["tool"]["pubsub-sweeps"]["coverage_floor"]
+    total = coverage["summary"]["percent_covered"]
+    files = len(coverage["files"])
+    if total < floor:
+        print(f"coverage: {total:.1f}% of lines and branches in {files} files, below the floor of {floor}%")
+        return 2
+    print(f"coverage: {total:.1f}% of lines and branches in {files} files (floor {floor}%, pyproject.toml)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(*sys.argv[1:]))
