@@ -1,7 +1,7 @@
 """`make test`'s coverage: slipcover's JSON printed as a table, held to the floor in pyproject.toml.
 
-Run from the repository root after `python -m slipcover --branch --json --out FILE -m pytest`. Exits 2 below the
-floor. (slipcover's own `--fail-under` loses the table when forked workers' coverage is merged into it.)
+Run after `python -m slipcover --branch --json --out FILE -m pytest`, with FILE; exits 2 below the floor.
+(slipcover's own `--fail-under` loses the table when forked workers' coverage is merged into it.)
 """
 
 from __future__ import annotations
@@ -13,11 +13,13 @@ from pathlib import Path
 
 import slipcover
 
+PYPROJECT = Path(__file__).resolve().parents[1] / "pyproject.toml"
+
 
 def main(path: str) -> int:
     coverage = json.loads(Path(path).read_text())
     slipcover.print_coverage(coverage, outfile=sys.stdout, skip_covered=True)
-    floor = tomllib.loads(Path("pyproject.toml").read_text())["tool"]["pubsub-sweeps"]["coverage_floor"]
+    floor = tomllib.loads(PYPROJECT.read_text())["tool"]["pubsub-sweeps"]["coverage_floor"]
     total = coverage["summary"]["percent_covered"]
     files = len(coverage["files"])
     if total < floor:

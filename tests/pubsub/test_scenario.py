@@ -1,4 +1,4 @@
-"""Scenario validation: every bad input fails at once, naming the field."""
+"""Scenario validation: every bad input fails at once, naming the field and its value; the documented table."""
 
 import math
 import re
