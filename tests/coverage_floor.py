@@ -16,10 +16,14 @@ import slipcover
 PYPROJECT = Path(__file__).resolve().parents[1] / "pyproject.toml"
 
 
+def coverage_floor() -> float:
+    return tomllib.loads(PYPROJECT.read_text())["tool"]["pubsub-sweeps"]["coverage_floor"]
+
+
 def main(path: str) -> int:
     coverage = json.loads(Path(path).read_text())
     slipcover.print_coverage(coverage, outfile=sys.stdout, skip_covered=True)
-    floor = tomllib.loads(PYPROJECT.read_text())["tool"]["pubsub-sweeps"]["coverage_floor"]
+    floor = coverage_floor()
     total = coverage["summary"]["percent_covered"]
     files = len(coverage["files"])
     if total < floor:
