@@ -26,6 +26,7 @@ import numpy as np
 
 from pubsub import Scenario
 from pubsub import randomness as rnd
+from pubsub.topology import Topology
 
 from .runner import LiveRun
 
@@ -66,7 +67,7 @@ def _probe(ack: bool, duration: float) -> Scenario:
 
 def _draws(scenario: Scenario, count: int) -> np.ndarray:
     """The first `count` copies' service times, model s (the probes publish in order to one consumer)."""
-    services = rnd.copy_service_times(scenario, 0, 0)
+    services = rnd.copy_service_times(Topology.of(scenario).subscriptions[0])
     return np.array([next(services) for _ in range(count)])
 
 

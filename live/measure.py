@@ -25,9 +25,9 @@ def summarize(log: Log) -> dict[str, float]:
     s = log.scenario
     end, warmup = s.duration, s.warmup
     at = log.model_time
-    subscriptions = [(t, g) for t in range(s.topics) for g in range(s.subscribers)]
+    subscriptions = [(t, g) for t in range(s.topic_count) for g in range(s.subscribers)]
 
-    published: dict[int, list[tuple[str, float]]] = {t: [] for t in range(s.topics)}  # copy, scheduled
+    published: dict[int, list[tuple[str, float]]] = {t: [] for t in range(s.topic_count)}  # copy, scheduled
     for topic, copy, scheduled, _ in log.published:
         if scheduled <= end:
             published[topic].append((copy, scheduled))
@@ -77,7 +77,7 @@ def summarize(log: Log) -> dict[str, float]:
                     in_flight_final += 1
 
     firsts_array = np.array(firsts, dtype=float).reshape(-1, 3)
-    utilization, busiest = _utilization(log, s.topics * s.subscribers * s.group_size)
+    utilization, busiest = _utilization(log, s.topic_count * s.subscribers * s.group_size)
     metrics: dict[str, float] = {
         **counts,
         "dropped": 0,
@@ -89,7 +89,7 @@ def summarize(log: Log) -> dict[str, float]:
         "utilization": utilization,
         "utilization_max": busiest,
         # Groups on the broker are fixed (autoscaling is refused): consumers cost their size × the window.
-        "consumer_seconds": s.topics * s.subscribers * s.group_size * (end - warmup),
+        "consumer_seconds": s.topic_count * s.subscribers * s.group_size * (end - warmup),
         "group_size_mean": float(s.group_size),
         "group_size_max": s.group_size,
         "scale_ups": 0,

@@ -21,7 +21,6 @@ import math
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import redis
@@ -29,6 +28,7 @@ import redis.asyncio as aioredis
 
 from pubsub import Scenario
 from pubsub import randomness as rnd
+from pubsub.topology import Topology as Parts
 from pubsub.work import Work
 
 from .topology import Topology, refuse_unsupported
@@ -138,8 +138,10 @@ async def sleep_until(loop: asyncio.AbstractEventLoop, deadline: float) -> None:
 
 def schedule(scenario: Scenario, topic: int, publisher: int) -> Plan:
     """(publish time in model s, key) of every message the simulator's publisher would publish."""
-    gaps = rnd.arrival_gaps(scenario, topic, publisher)
-    keys: Iterator[int] = rnd.message_keys(scenario, topic, publisher) or itertools.repeat(0)
+    parts = Parts.of(scenario)
+    part = parts.topics[topic]
+    gaps = rnd.arrival_gaps(part, publisher)
+    keys = rnd.message_keys(part, publisher) if parts.keyed(part.name) else itertools.repeat(0)
     out: Plan = []
     now = 0.0
     while True:
@@ -184,20 +186,21 @@ class LiveRun:
         admin = await self._connect()
         connections = [admin]
         try:
-            for t in range(s.topics):
+            for t in range(s.topic_count):
                 for stream in top.streams(t):
                     for g in range(s.subscribers):
                         await admin.xgroup_create(stream, top.group(g), id="0", mkstream=True)
             consumers = []
-            for t, g in itertools.product(range(s.topics), range(s.subscribers)):
+            for t, g in itertools.product(range(s.topic_count), range(s.subscribers)):
                 states = {stream: StreamState(self.timeout_ms / 1000) for stream in top.streams(t)}
-                retries = Work.of(s, t, g)  # the group's redeliveries draw from its retry streams, in order
+                # The group's redeliveries draw from its retry streams, in order.
+                retries = Work.of(Parts.of(s).subscriptions[t * s.subscribers + g])
                 for i in range(s.group_size):
                     conn = await self._connect()
                     connections.append(conn)
                     consumers.append((conn, t, g, i, states[top.consumer_stream(t, i)], retries))
             publishers = []
-            for t in range(s.topics):
+            for t in range(s.topic_count):
                 for entries in self._entries(t):
                     conn = await self._connect()
                     connections.append(conn)
@@ -231,7 +234,8 @@ class LiveRun:
         plans = [
             self.plans[topic, p] if (topic, p) in self.plans else schedule(s, topic, p) for p in range(s.publishers)
         ]
-        works = [Work.of(s, topic, g) for g in range(s.subscribers)]
+        parts = Parts.of(s).subscriptions[topic * s.subscribers : (topic + 1) * s.subscribers]
+        works = [Work.of(part) for part in parts]
         entries: list[list[tuple[float, str, dict]]] = [[] for _ in plans]
         for at, p, key in sorted((at, p, key) for p, plan in enumerate(plans) for at, key in plan):
             fields: dict = {"t": repr(at), "k": key}
@@ -364,7 +368,7 @@ class LiveRun:
         """Per subscription, read from the server: published = acknowledged + pending + waiting + dead-lettered."""
         s, top = self.scenario, self.topology
         groups = []
-        for t, g in itertools.product(range(s.topics), range(s.subscribers)):
+        for t, g in itertools.product(range(s.topic_count), range(s.subscribers)):
             published = pending = waiting = read = 0
             for stream in top.streams(t):
                 published += await admin.xlen(stream)

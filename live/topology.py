@@ -25,6 +25,8 @@ SUPPORTED_DISPATCH = ("shared", "key-hash")
 def refuse_unsupported(scenario: Scenario) -> None:
     """Raise ValueError naming every field whose value this mapping cannot run."""
     problems = []
+    if scenario.named:
+        problems.append("named topics and subscriptions (only the uniform shorthand is mapped so far)")
     if scenario.dispatch not in SUPPORTED_DISPATCH:
         problems.append(f"dispatch={scenario.dispatch!r} (supported: {', '.join(SUPPORTED_DISPATCH)})")
     if scenario.crash_rate > 0:

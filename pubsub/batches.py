@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .scenario import Scenario
+    from .scenario import SubscriptionSettings
 
 
 @dataclass(frozen=True)
@@ -21,7 +21,7 @@ class Batches:
     overhead: float = 0.0
 
     @classmethod
-    def of(cls, s: Scenario) -> Batches | None:
+    def of(cls, s: SubscriptionSettings) -> Batches | None:
         """The Scenario's batching; None for one copy at a time at no extra cost (the plain consumer)."""
         if s.batch_size == 1 and s.batch_overhead == 0:
             return None

@@ -21,7 +21,8 @@ class Broker:
         self._ids = itertools.count()
 
     def subscribe(self, subscription: Subscription) -> None:
-        self.subscriptions[subscription.topic].append(subscription)
+        for topic in subscription.topics:
+            self.subscriptions[topic].append(subscription)
 
     def full_mailbox(self, topic: str, key: int) -> Mailbox | None:
         """A full mailbox that a blocking publisher of `topic` must wait for, if any."""

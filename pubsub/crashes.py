@@ -9,7 +9,7 @@ from asimpy import Process, Timeout
 
 if TYPE_CHECKING:
     from .consumer import Consumer
-    from .recorder import Recorder
+    from .recorder import Tally
 
 
 class Crasher(Process):
@@ -20,7 +20,7 @@ class Crasher(Process):
         consumer: Consumer,
         gaps: Iterator[float],
         restart: float,
-        recorder: Recorder,
+        recorder: Tally,
         on_crash: Callable[[float], None] | None = None,
     ):
         self.on_crash = on_crash

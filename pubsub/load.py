@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .scenario import RateProfile, Scenario
+    from .scenario import RateProfile, TopicSettings
 
 
 @dataclass(frozen=True)
@@ -28,9 +28,11 @@ class LoadProfile:
     duration: float = 1.0
 
     @classmethod
-    def of(cls, s: Scenario) -> LoadProfile:
-        period = s.rate_period if s.rate_period is not None else 1.0
-        return cls(s.rate_profile, s.rate_factor, s.rate_change_at, s.rate_amplitude, period, s.duration)
+    def of(cls, topic: TopicSettings, duration: float) -> LoadProfile:
+        """A topic's profile over a run of `duration` s."""
+        t = topic
+        period = t.rate_period if t.rate_period is not None else 1.0
+        return cls(t.rate_profile, t.rate_factor, t.rate_change_at, t.rate_amplitude, period, duration)
 
     @property
     def constant(self) -> bool:

@@ -11,6 +11,7 @@ import numpy as np
 from .consumer import Consumer
 from .mailbox import Mailbox
 from .metric_info import QUANTILES
+from .outage import Outage
 from .rebalance import Rebalancer
 from .recorder import Recorder
 from .scaling import Scaler
@@ -26,25 +27,83 @@ def summarize(
     consumers: Sequence[Consumer],
     warmup: float,
     duration: float,
-    outage: tuple[Subscription, float, float] | None = None,
+    outages: Sequence[Outage] = (),
     scalers: Sequence[Scaler] = (),
     rebalancers: Sequence[Rebalancer] = (),
 ) -> dict[str, float]:
-    """Every metric but the wall-clock ones, for a run that ended at `duration`."""
-    mailboxes = [m for s in subscriptions for m in s.mailboxes]
-    metrics: dict[str, float] = dict(recorder.counts())
-    metrics["backlog_final"] = sum(len(m) for m in mailboxes)
-    metrics["in_flight_final"] = sum(len(s.in_flight) for s in subscriptions)
+    """Every metric but the wall-clock ones, over the whole run that ended at `duration`."""
     published, started, finished = (np.frombuffer(a) for a in (recorder.published_at, recorder.started_at,
                                                                 recorder.finished_at))  # fmt: skip
+    log = (published, started, finished)
+    counts = recorder.counts()
+    return _measure(counts, log, subscriptions, consumers, warmup, duration, outages, scalers, rebalancers)
+
+
+def by_subscription(
+    recorder: Recorder,
+    subscriptions: Sequence[Subscription],
+    warmup: float,
+    duration: float,
+    outages: Sequence[Outage] = (),
+    scalers: Sequence[Scaler] = (),
+) -> list[dict[str, float]]:
+    """The same metrics for each subscription alone, in the order of `subscriptions` (which is the recorder's):
+    its copies, its mailboxes and its consumers; `published` counts the copies offered to it."""
+    arrays = [np.frombuffer(a) for a in (recorder.published_at, recorder.started_at, recorder.finished_at)]
+    owner = np.frombuffer(recorder.owner, dtype=np.int_)
+    rows = []
+    for index, subscription in enumerate(subscriptions):
+        mine = owner == index
+        log = (arrays[0][mine], arrays[1][mine], arrays[2][mine])
+        rows.append(
+            _measure(
+                subscription.recorder.counts(),
+                log,
+                [subscription],
+                subscription.consumers,
+                warmup,
+                duration,
+                [o for o in outages if o.subscription is subscription],
+                [s for s in scalers if s.subscription is subscription],
+                [subscription.rebalancer] if subscription.rebalancer is not None else [],
+            )
+        )
+    return rows
+
+
+def _measure(
+    counts: dict[str, int],
+    log: tuple[np.ndarray, np.ndarray, np.ndarray],
+    subscriptions: Sequence[Subscription],
+    consumers: Sequence[Consumer],
+    warmup: float,
+    duration: float,
+    outages: Sequence[Outage],
+    scalers: Sequence[Scaler],
+    rebalancers: Sequence[Rebalancer],
+) -> dict[str, float]:
+    """The metrics of some subscriptions, their consumers and their first successes (`log`: publish, start and
+    end times)."""
+    published, started, finished = log
+    mailboxes = [m for s in subscriptions for m in s.mailboxes]
+    metrics: dict[str, float] = dict(counts)
+    metrics["backlog_final"] = sum(len(m) for m in mailboxes)
+    metrics["in_flight_final"] = sum(len(s.in_flight) for s in subscriptions)
     metrics.update(latency_metrics(published, started, finished, warmup))
     metrics.update(backlog_metrics(*sorted_times(mailboxes), warmup, duration))
     metrics["throughput"] = throughput(finished, warmup, duration)
     metrics.update(group_metrics(subscriptions, consumers, scalers, warmup, duration))
     metrics["rebalances"] = sum(r.rebalances for r in rebalancers)
     metrics["paused_seconds"] = sum((r.paused_seconds for r in rebalancers), 0.0)
-    metrics["drain_time"] = _drain_time(*outage, duration) if outage is not None else math.nan
+    metrics["drain_time"] = drain_time(outages, duration)
     return metrics
+
+
+def drain_time(outages: Sequence[Outage], duration: float) -> float:
+    """Seconds after the outages until every subscription that had one is drained: NaN without an outage, or if
+    some subscription never drains."""
+    times = [_drain_time(o.subscription, o.start, o.duration, duration) for o in outages]
+    return max(times) if times and not any(math.isnan(t) for t in times) else math.nan
 
 
 def latency_metrics(

@@ -1,7 +1,8 @@
 """Independent, reproducible random streams: one per source of randomness.
 
 Every stream is spawned from the run's seed and a fixed key naming its source
-(kind, topic, publisher or subscription), so adding consumers or changing
+(kind, then the topic or subscription it belongs to, and the publisher or
+consumer: `pubsub.topology.Part.rng`), so adding consumers or changing
 dispatch never changes another source's draws: replications with the same seed
 are common random numbers across scenarios. Work is drawn per copy, not per
 consumer: the same copy does the same work whoever takes it.
@@ -17,10 +18,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .load import LoadProfile
-from .scenario import KEYED
 
 if TYPE_CHECKING:
-    from .scenario import Scenario
+    from .topology import SubscriptionPart, TopicPart
 
 ARRIVALS, SERVICE, FAILURES, KEYS, RETRY_SERVICE, RETRY_FAILURES, POISON, THINNING, CRASHES = range(9)
 
@@ -141,73 +141,76 @@ def keys(count: int, skew: float, rng: np.random.Generator) -> Iterator[int]:
 
 
 # One function per source of a Scenario's randomness: `simulate` and the live
-# runner both draw through these, so a seed means the same draws in both.
+# runner both draw through these, so a seed means the same draws in both. Each
+# takes the part (`pubsub.topology`) whose stream it is.
 
 
-def arrival_gaps(s: Scenario, topic: int, publisher: int) -> Iterator[float]:
-    """Publisher `publisher` of topic `topic`: its gaps between messages, s, following the load profile.
+def arrival_gaps(topic: TopicPart, publisher: int) -> Iterator[float]:
+    """Publisher `publisher` of `topic`: its gaps between messages, s, following the load profile.
 
     Under a profile, Poisson and bursty candidates are drawn at the peak rate
     and thinned with their own stream, so arrivals stay common random numbers
     across cells that differ in anything but the load.
     """
-    profile, phase = LoadProfile.of(s), (publisher + 1) / s.publishers
+    t = topic.settings
+    profile, phase = LoadProfile.of(t, topic.duration), (publisher + 1) / t.publishers
     if profile.constant:
-        rate = s.publish_rate
-    elif s.arrivals == "fixed":
-        return time_changed(profile, s.publish_rate, phase)
+        rate = t.publish_rate
+    elif t.arrivals == "fixed":
+        return time_changed(profile, t.publish_rate, phase)
     else:
-        rate = s.publish_rate * profile.peak
+        rate = t.publish_rate * profile.peak
     gaps = interarrival_times(
-        s.arrivals,
+        t.arrivals,
         rate,
-        rng_for(s.seed, ARRIVALS, topic, publisher),
+        topic.rng(ARRIVALS, publisher),
         phase=phase,
-        burst_factor=s.burst_factor,
-        burst_length=s.burst_length,
+        burst_factor=t.burst_factor,
+        burst_length=t.burst_length,
     )
-    return gaps if profile.constant else thinned(gaps, profile, rng_for(s.seed, THINNING, topic, publisher))
+    return gaps if profile.constant else thinned(gaps, profile, topic.rng(THINNING, publisher))
 
 
-def message_keys(s: Scenario, topic: int, publisher: int) -> Iterator[int] | None:
-    """That publisher's message keys, if the dispatch uses keys."""
-    if s.dispatch not in KEYED:
-        return None
-    return keys(s.keys, s.key_skew, rng_for(s.seed, KEYS, topic, publisher))
+def message_keys(topic: TopicPart, publisher: int) -> Iterator[int]:
+    """That publisher's message keys."""
+    return keys(topic.settings.keys, topic.settings.key_skew, topic.rng(KEYS, publisher))
 
 
-def poison_messages(s: Scenario, topic: int, publisher: int) -> Iterator[bool] | None:
+def poison_messages(topic: TopicPart, publisher: int) -> Iterator[bool] | None:
     """Whether each of that publisher's messages is poison; None if none can be."""
-    if s.poison_prob == 0:
+    if topic.settings.poison_prob == 0:
         return None
-    return failures(s.poison_prob, rng_for(s.seed, POISON, topic, publisher))
+    return failures(topic.settings.poison_prob, topic.rng(POISON, publisher))
 
 
-def crash_gaps(s: Scenario, topic: int, subscription: int, consumer: int) -> Iterator[float]:
+def crash_gaps(subscription: SubscriptionPart, consumer: int) -> Iterator[float]:
     """Running time between one consumer's crashes, s (exponential with mean 1/`crash_rate`)."""
-    rng = rng_for(s.seed, CRASHES, topic, subscription, consumer)
-    return batched(lambda n: rng.exponential(1.0 / s.crash_rate, n))
+    rng = subscription.rng(CRASHES, consumer)
+    rate = subscription.settings.crash_rate
+    return batched(lambda n: rng.exponential(1.0 / rate, n))
 
 
-def copy_service_times(s: Scenario, topic: int, subscription: int) -> Iterator[float]:
+def copy_service_times(subscription: SubscriptionPart) -> Iterator[float]:
     """First attempts' processing times of a subscription's copies, in admission order, s."""
-    return service_times(s.service, s.service_time, s.service_cv, rng_for(s.seed, SERVICE, topic, subscription))
+    s = subscription.settings
+    return service_times(s.service, s.service_time, s.service_cv, subscription.rng(SERVICE))
 
 
-def copy_failures(s: Scenario, topic: int, subscription: int) -> Iterator[bool] | None:
+def copy_failures(subscription: SubscriptionPart) -> Iterator[bool] | None:
     """Whether each copy's first attempt fails, in admission order; None if no attempt can fail."""
-    if s.failure_prob == 0:
+    if subscription.settings.failure_prob == 0:
         return None
-    return failures(s.failure_prob, rng_for(s.seed, FAILURES, topic, subscription))
+    return failures(subscription.settings.failure_prob, subscription.rng(FAILURES))
 
 
-def retry_service_times(s: Scenario, topic: int, subscription: int) -> Iterator[float]:
+def retry_service_times(subscription: SubscriptionPart) -> Iterator[float]:
     """Processing times of a subscription's later attempts (redeliveries), in the order they happen, s."""
-    return service_times(s.service, s.service_time, s.service_cv, rng_for(s.seed, RETRY_SERVICE, topic, subscription))
+    s = subscription.settings
+    return service_times(s.service, s.service_time, s.service_cv, subscription.rng(RETRY_SERVICE))
 
 
-def retry_failures(s: Scenario, topic: int, subscription: int) -> Iterator[bool] | None:
+def retry_failures(subscription: SubscriptionPart) -> Iterator[bool] | None:
     """Whether each later attempt fails; None if no attempt can fail."""
-    if s.failure_prob == 0:
+    if subscription.settings.failure_prob == 0:
         return None
-    return failures(s.failure_prob, rng_for(s.seed, RETRY_FAILURES, topic, subscription))
+    return failures(subscription.settings.failure_prob, subscription.rng(RETRY_FAILURES))

@@ -11,7 +11,7 @@ from asimpy import Environment
 if TYPE_CHECKING:
     from .consumer import Consumer
     from .mailbox import Mailbox
-    from .scenario import RebalanceMode, Scenario
+    from .scenario import RebalanceMode, SubscriptionSettings
     from .subscription import Subscription
 
 
@@ -38,7 +38,7 @@ class Rebalancer:
     _until: dict[Mailbox, float] = field(default_factory=dict)
 
     @classmethod
-    def of(cls, env: Environment, s: Scenario) -> Rebalancer | None:
+    def of(cls, env: Environment, s: SubscriptionSettings) -> Rebalancer | None:
         return cls(env, s.rebalance, s.rebalance_time) if s.rebalance != "none" else None
 
     def changed(self, now: float, subscription: Subscription, joining: Consumer | None, gainers: list[int]) -> None:

@@ -2,28 +2,27 @@
 
 from array import array
 
+COUNTS = (
+    "published",
+    "delivered",
+    "processed",
+    "redelivered",
+    "duplicates",
+    "suppressed",
+    "dropped",
+    "dead_lettered",
+    "lost",
+    "crashes",
+)
 
-class Recorder:
-    """Counters for the count metrics a run tallies as it goes, and one row per copy's first success.
 
-    The rows (publish, start of the successful attempt, completion) are reduced
-    to latency and throughput once, at the end of the run.
+class Tally:
+    """One subscription's counters; `published` counts the copies offered to it (its topics' messages).
+
+    Its first successes go to the run's log, marked with the subscription's index there.
     """
 
-    COUNTS = (
-        "published",
-        "delivered",
-        "processed",
-        "redelivered",
-        "duplicates",
-        "suppressed",
-        "dropped",
-        "dead_lettered",
-        "lost",
-        "crashes",
-    )
-
-    def __init__(self) -> None:
+    def __init__(self, log: "Recorder", index: int) -> None:
         self.published = 0
         self.delivered = 0
         self.processed = 0
@@ -34,15 +33,51 @@ class Recorder:
         self.dead_lettered = 0
         self.lost = 0
         self.crashes = 0
-        self.published_at = array("d")
-        self.started_at = array("d")
-        self.finished_at = array("d")
+        self._log = log
+        self._index = index
 
     def first_success(self, published_at: float, started_at: float, finished_at: float) -> None:
         self.processed += 1
-        self.published_at.append(published_at)
-        self.started_at.append(started_at)
-        self.finished_at.append(finished_at)
+        log = self._log
+        log.published_at.append(published_at)
+        log.started_at.append(started_at)
+        log.finished_at.append(finished_at)
+        log.owner.append(self._index)
 
     def counts(self) -> dict[str, int]:
-        return {name: getattr(self, name) for name in self.COUNTS}
+        return {name: getattr(self, name) for name in COUNTS}
+
+
+class Recorder:
+    """A run's messages published, the counters of each subscription (`tally`), and one row per copy's first
+    success in the order they happened: publish, start of the successful attempt, completion, and which
+    subscription's copy it was.
+
+    The rows are reduced to latency and throughput once, at the end of the run;
+    a count read here is the run's total (messages published, and every
+    subscription's counters summed).
+    """
+
+    def __init__(self) -> None:
+        self.published = 0
+        self.tallies: list[Tally] = []
+        self.published_at = array("d")
+        self.started_at = array("d")
+        self.finished_at = array("d")
+        self.owner = array("l")  # the index of the subscription whose copy succeeded
+
+    def tally(self) -> Tally:
+        """Counters for one more subscription."""
+        tally = Tally(self, len(self.tallies))
+        self.tallies.append(tally)
+        return tally
+
+    def counts(self) -> dict[str, int]:
+        totals = {name: sum(getattr(t, name) for t in self.tallies) for name in COUNTS}
+        return {**totals, "published": self.published}
+
+    def __getattr__(self, name: str) -> int:
+        # The run's total of a subscription counter (`recorder.delivered`), for readers; subscriptions count.
+        if name in COUNTS:
+            return sum(getattr(t, name) for t in self.__dict__.get("tallies", ()))
+        raise AttributeError(name)

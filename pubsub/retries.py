@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .scenario import Backoff, Scenario
+    from .scenario import Backoff, SubscriptionSettings
 
 
 @dataclass(frozen=True)
@@ -18,7 +18,7 @@ class Retries:
     delay_max: float | None = None
 
     @classmethod
-    def of(cls, s: Scenario) -> Retries | None:
+    def of(cls, s: SubscriptionSettings) -> Retries | None:
         """The Scenario's retry policy; None if failed attempts wait out the visibility timeout instead."""
         return cls(s.retry_delay, s.retry_backoff, s.retry_delay_max) if s.nack else None
 

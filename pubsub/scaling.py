@@ -12,7 +12,7 @@ from asimpy import Process, Timeout
 
 if TYPE_CHECKING:
     from .consumer import Consumer
-    from .scenario import Scenario
+    from .scenario import SubscriptionSettings
     from .subscription import Subscription
 
 
@@ -30,7 +30,7 @@ class Scaling:
     startup: float
 
     @classmethod
-    def of(cls, s: Scenario) -> Scaling | None:
+    def of(cls, s: SubscriptionSettings) -> Scaling | None:
         if not s.autoscale:
             return None
         assert s.max_consumers is not None and s.target_backlog is not None  # the Scenario checked

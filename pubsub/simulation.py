@@ -10,23 +10,21 @@ from typing import TYPE_CHECKING
 from asimpy import Environment
 
 from . import randomness as rnd
-from .acks import Acknowledgments
 from .batches import Batches
 from .broker import Broker
 from .consumer import Consumer
 from .crashes import Crasher
-from .metric_info import METRICS
-from .metrics import backlog_series, summarize
+from .metric_info import METRICS, WALL_CLOCK_METRICS
+from .metrics import backlog_series, by_subscription, summarize
 from .outage import Outage
 from .publisher import Publisher
 from .rebalance import Rebalancer
 from .recorder import Recorder
-from .retries import Retries
 from .scaling import Scaler, Scaling
 from .scenario import Scenario
 from .subscription import Subscription
+from .topology import SubscriptionPart, Topology
 from .trace import Trace
-from .work import Work
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -38,6 +36,7 @@ class Model:
 
     recorder: Recorder
     subscriptions: list[Subscription]
+    parts: list[SubscriptionPart] = field(default_factory=list)  # what each of `subscriptions` was built from
     consumers: list[Consumer] = field(default_factory=list)
     scalers: list[Scaler] = field(default_factory=list)
     rebalancers: list[Rebalancer] = field(default_factory=list)
@@ -45,76 +44,86 @@ class Model:
 
 @dataclass
 class Result:
-    """A run's outcome: `summary` is one flat dict of scalars, `backlog` the sampled depths."""
+    """A run's outcome: `summary` is one flat dict of scalars (the fields, then the metrics of the whole run),
+    `backlog` the sampled depths, `by_subscription` the metrics of each subscription alone (a row per
+    subscription, indexed by its name)."""
 
     summary: dict
     backlog: pd.DataFrame
+    by_subscription: pd.DataFrame
 
 
 def build(env: Environment, scenario: Scenario, trace: Trace | None = None) -> Model:
-    """Topics, subscriptions with their consumer groups, and publishers, as `scenario` says."""
-    s = scenario
+    """Topics, subscriptions with their consumer groups, and publishers, as `scenario` says.
+
+    Parts are built topic by topic: a topic's subscriptions not yet built (a
+    subscription of several topics comes with the first of them), then its
+    publishers. At equal times, earlier-built processes act first.
+    """
+    topology = Topology.of(scenario)
     recorder = Recorder()
     broker = Broker(recorder)
     model = Model(recorder, [])
-    batches = Batches.of(s)
-    scaling = Scaling.of(s)
-    for t in range(s.topics):
-        topic = f"t{t}"
-        for g in range(s.subscribers):
-            group = [_consumer(env, s, (t, g, i), batches, trace) for i in range(s.group_size)]
-            acks = Acknowledgments(env, s.ack_timeout, s.max_deliveries, s.idempotent, Retries.of(s)) if s.ack else None
-            subscription = Subscription(
-                env,
-                f"{topic}/s{g}",
-                topic,
-                group,
-                recorder,
-                dispatch=s.dispatch,
-                capacity=s.queue_capacity,
-                overflow=s.overflow,
-                acks=acks,
-                keys=s.keys,
-                trace=trace,
-                work=Work.of(s, t, g),
-                partitions=s.partition_count,
-                prefetch=prefetch_of(s),
-            )
-            broker.subscribe(subscription)
-            model.subscriptions.append(subscription)
-            model.consumers.extend(group)
-            subscription.rebalancer = Rebalancer.of(env, s)
-            if subscription.rebalancer is not None:
-                model.rebalancers.append(subscription.rebalancer)
-            if s.crash_rate > 0:
-                for i, consumer in enumerate(group):
-                    _crashes(env, s, consumer, subscription, rnd.crash_gaps(s, t, g, i), recorder)
-            if scaling is not None:
-                hire = _hiring(env, s, model, subscription, (t, g), batches, scaling, trace)
-                model.scalers.append(Scaler(env, subscription, scaling, hire))
-        for p in range(s.publishers):
-            gaps, keys, poisons = rnd.arrival_gaps(s, t, p), rnd.message_keys(s, t, p), rnd.poison_messages(s, t, p)
-            Publisher(env, f"{topic}/p{p}", broker, topic, gaps, keys, trace, poisons)
+    built: set[str] = set()
+    for topic in topology.topics:
+        for part in topology.readers(topic.name):
+            if part.name not in built:
+                built.add(part.name)
+                _subscription(env, scenario, topology, part, broker, model, trace)
+        for p in range(topic.settings.publishers):
+            keys = rnd.message_keys(topic, p) if topology.keyed(topic.name) else None
+            gaps, poisons = rnd.arrival_gaps(topic, p), rnd.poison_messages(topic, p)
+            Publisher(env, f"{topic.name}/p{p}", broker, topic.name, gaps, keys, trace, poisons)
     return model
+
+
+def _subscription(
+    env: Environment,
+    scenario: Scenario,
+    topology: Topology,
+    part: SubscriptionPart,
+    broker: Broker,
+    model: Model,
+    trace: Trace | None,
+) -> None:
+    """Subscription `part` with its group, and the processes that crash, scale and rebalance it."""
+    s = part.settings
+    batches = Batches.of(s)
+    group = [_consumer(env, scenario, part, i, batches, trace) for i in range(s.group_size)]
+    subscription = Subscription.of(env, part, group, model.recorder, topology.keys(part), trace)
+    broker.subscribe(subscription)
+    model.subscriptions.append(subscription)
+    model.parts.append(part)
+    model.consumers.extend(group)
+    subscription.rebalancer = Rebalancer.of(env, s)
+    if subscription.rebalancer is not None:
+        model.rebalancers.append(subscription.rebalancer)
+    if s.crash_rate > 0:
+        for i, consumer in enumerate(group):
+            _crashes(env, part, consumer, subscription, i)
+    scaling = Scaling.of(s)
+    if scaling is not None:
+        hire = _hiring(env, scenario, model, part, subscription, batches, scaling, trace)
+        model.scalers.append(Scaler(env, subscription, scaling, hire))
 
 
 def _consumer(
     env: Environment,
-    s: Scenario,
-    where: tuple[int, int, int],
+    scenario: Scenario,
+    part: SubscriptionPart,
+    index: int,
     batches: Batches | None,
     trace: Trace | None,
     startup: float = 0.0,
 ) -> Consumer:
-    """Consumer `where` = (topic, subscription, index), with the Scenario's costs and batching."""
-    topic, subscription, index = where
+    """Consumer `index` of subscription `part`, with its costs and batching."""
     return Consumer(
         env,
-        f"t{topic}/s{subscription}/c{index}",
-        warmup=s.warmup,
+        f"{part.name}/c{index}",
+        warmup=scenario.warmup,
         trace=trace,
-        delivery_delay=s.delivery_delay,
-        service_overhead=s.service_overhead,
+        delivery_delay=part.settings.delivery_delay,
+        service_overhead=part.settings.service_overhead,
         batches=batches,
         startup=startup,
     )
@@ -122,38 +131,35 @@ def _consumer(
 
 def _hiring(
     env: Environment,
-    s: Scenario,
+    scenario: Scenario,
     model: Model,
+    part: SubscriptionPart,
     owner: Subscription,
-    group: tuple[int, int],
     batches: Batches | None,
     scaling: Scaling,
     trace: Trace | None,
 ):
-    """A scaler's way to make a new consumer for `owner` (numbered `group`), counted among the model's consumers."""
-    indices = itertools.count(s.group_size)
-    topic, subscription = group
+    """A scaler's way to make a new consumer for `owner`, counted among the model's consumers."""
+    indices = itertools.count(part.settings.group_size)
 
     def hire() -> Consumer:
         index = next(indices)
-        consumer = _consumer(env, s, (topic, subscription, index), batches, trace, startup=scaling.startup)
+        consumer = _consumer(env, scenario, part, index, batches, trace, startup=scaling.startup)
         model.consumers.append(consumer)
-        if s.crash_rate > 0:
-            _crashes(env, s, consumer, owner, rnd.crash_gaps(s, topic, subscription, index), model.recorder)
+        if part.settings.crash_rate > 0:
+            _crashes(env, part, consumer, owner, index)
         return consumer
 
     return hire
 
 
-def _crashes(env: Environment, s: Scenario, consumer: Consumer, subscription: Subscription, gaps, recorder) -> None:
-    """Crash `consumer` as `gaps` say; a crash and a restart are membership changes of its group."""
+def _crashes(env: Environment, part: SubscriptionPart, consumer: Consumer, subscription: Subscription, index: int):
+    """Crash `consumer` (number `index` of its group) as its stream says; a crash and a restart are membership
+    changes of its group."""
     consumer.joined = subscription.joined
-    Crasher(env, consumer, gaps, s.restart_time, recorder, lambda now: subscription.left(now, consumer))
-
-
-def prefetch_of(s: Scenario) -> int | None:
-    """The group's prefetch limit, if the broker pushes copies to consumers' buffers; None for plain `shared`."""
-    return s.prefetch if s.prefetch > 1 else None
+    gaps = rnd.crash_gaps(part, index)
+    restart = part.settings.restart_time
+    Crasher(env, consumer, gaps, restart, subscription.recorder, lambda now: subscription.left(now, consumer))
 
 
 def simulate(scenario: Scenario, trace: Trace | None = None) -> Result:
@@ -161,25 +167,31 @@ def simulate(scenario: Scenario, trace: Trace | None = None) -> Result:
     started = time.perf_counter()
     env = Environment()
     model = build(env, scenario, trace)
-    outage = None
-    if scenario.outage_duration > 0:
-        first = model.subscriptions[0]
-        Outage(env, first, scenario.outage_start, scenario.outage_duration)
-        outage = (first, scenario.outage_start, scenario.outage_duration)
+    outages = [
+        Outage(env, subscription, part.settings.outage_start, part.settings.outage_duration)
+        for subscription, part in zip(model.subscriptions, model.parts)
+        if part.settings.outage_duration > 0
+    ]
     env.run(until=scenario.duration)
+    warmup, duration = scenario.warmup, scenario.duration
     metrics = summarize(
-        model.recorder,
-        model.subscriptions,
-        model.consumers,
-        scenario.warmup,
-        scenario.duration,
-        outage,
-        model.scalers,
+        model.recorder, model.subscriptions, model.consumers, warmup, duration, outages, model.scalers,
         model.rebalancers,
-    )
-    backlog = backlog_series(model.subscriptions, scenario.backlog_interval, scenario.duration)
+    )  # fmt: skip
+    parts = by_subscription(model.recorder, model.subscriptions, warmup, duration, outages, model.scalers)
+    backlog = backlog_series(model.subscriptions, scenario.backlog_interval, duration)
     wall = time.perf_counter() - started
     metrics["wall_seconds"] = wall
     metrics["sim_rate"] = metrics["delivered"] / wall  # (building a topology alone takes far above a clock tick)
     # The registry's order, and a KeyError here if a metric were never computed.
-    return Result({**scenario.model_dump(), **{name: metrics[name] for name in METRICS}}, backlog)
+    summary = {**scenario.summary_fields(), **{name: metrics[name] for name in METRICS}}
+    return Result(summary, backlog, _frame(model.subscriptions, parts))
+
+
+def _frame(subscriptions: list[Subscription], rows: list[dict[str, float]]) -> pd.DataFrame:
+    """One row per subscription, indexed by its name, with every metric but the wall-clock ones."""
+    import pandas as pd  # here, as for the backlog: `import pubsub` stays light
+
+    names = [m for m in METRICS if m not in WALL_CLOCK_METRICS]
+    index = pd.Index([s.name for s in subscriptions], name="subscription")
+    return pd.DataFrame([[row[m] for m in names] for row in rows], index=index, columns=names)

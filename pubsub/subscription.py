@@ -13,27 +13,39 @@ from .mailbox import Mailbox
 from .message import Copy, Message
 from .rebalance import Rebalancer
 from .recorder import Recorder
+from .retries import Retries
 from .scenario import DispatchPolicy
 from .work import Work
 
 if TYPE_CHECKING:
     from .consumer import Consumer
+    from .scenario import SubscriptionSettings
+    from .topology import SubscriptionPart
     from .trace import Trace
 
 
+def prefetch_of(s: SubscriptionSettings) -> int | None:
+    """The group's prefetch limit, if the broker pushes copies to consumers' buffers; None for plain `shared`."""
+    return s.prefetch if s.prefetch > 1 else None
+
+
 class Subscription:
-    """Admits copies of a topic's messages, dispatches them to its group, and settles them.
+    """Admits copies of its topics' messages, dispatches them to its group, and settles them.
+
+    A subscription of several topics has one group for all of them: their
+    copies share its mailboxes, in the order they were admitted, so a free
+    consumer takes the oldest waiting copy whichever topic it came from.
 
     Every admitted copy is, at any moment, in exactly one place: waiting in a
     mailbox, in flight (taken and not settled, or awaiting redelivery), or
-    settled as processed or dead-lettered.
+    settled as processed or dead-lettered. `recorder` is its own counters.
     """
 
     def __init__(
         self,
         env: Environment,
         name: str,
-        topic: str,
+        topics: str | Sequence[str],
         consumers: Sequence[Consumer],
         recorder: Recorder,
         dispatch: DispatchPolicy = "shared",
@@ -52,9 +64,9 @@ class Subscription:
         if acks is None and self.work.failures is not None:
             raise ValueError(f"{name}: attempts that can fail need acknowledgments, or failed copies vanish")
         self.name = name
-        self.topic = topic
+        self.topics = (topics,) if isinstance(topics, str) else tuple(topics)
         self.consumers = list(consumers)
-        self.recorder = recorder
+        self.recorder = recorder.tally()
         self.dispatch = make_dispatch(dispatch, env, self.consumers, capacity, keys, partitions, prefetch)
         self.dispatch.attach(self)
         self.blocks = capacity is not None and overflow == "block"
@@ -67,6 +79,36 @@ class Subscription:
         self.rebalancer: Rebalancer | None = None
         for i, consumer in enumerate(self.consumers):
             consumer.listen(self.dispatch.inbox(i), self)
+
+    @classmethod
+    def of(
+        cls,
+        env: Environment,
+        part: SubscriptionPart,
+        consumers: Sequence[Consumer],
+        recorder: Recorder,
+        keys: int,
+        trace: Trace | None = None,
+    ) -> Subscription:
+        """The subscription `part` describes, for `keys` distinct message keys, served by `consumers`."""
+        s = part.settings
+        acks = Acknowledgments(env, s.ack_timeout, s.max_deliveries, s.idempotent, Retries.of(s)) if s.ack else None
+        return cls(
+            env,
+            part.name,
+            part.topics,
+            consumers,
+            recorder,
+            dispatch=s.dispatch,
+            capacity=s.queue_capacity,
+            overflow=s.overflow,
+            acks=acks,
+            keys=keys,
+            trace=trace,
+            work=Work.of(part),
+            partitions=s.partition_count,
+            prefetch=prefetch_of(s),
+        )
 
     def add_consumer(self, now: float, consumer: Consumer) -> None:
         """A consumer is hired (autoscaling): it counts in the group's size at once and joins the group's
@@ -120,6 +162,7 @@ class Subscription:
 
     def offer(self, now: float, message: Message) -> None:
         """Admit a new copy of `message`, or drop it if its mailbox is full."""
+        self.recorder.published += 1
         mailbox = self.dispatch.route(message.key)
         # Drawn before the capacity check, so that later copies draw alike whatever is dropped.
         service, fails = self.work.first()  # as the live runner draws it

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from . import randomness as rnd
 
 if TYPE_CHECKING:
-    from .scenario import Scenario
+    from .topology import SubscriptionPart
 
 
 @dataclass
@@ -31,13 +31,13 @@ class Work:
     retry_failures: Iterator[bool] | None = None
 
     @classmethod
-    def of(cls, s: Scenario, topic: int, subscription: int) -> Work:
-        """The draws the Scenario gives subscription `subscription` of topic `topic`."""
+    def of(cls, subscription: SubscriptionPart) -> Work:
+        """The draws of `subscription`'s attempts."""
         return cls(
-            rnd.copy_service_times(s, topic, subscription),
-            rnd.copy_failures(s, topic, subscription),
-            rnd.retry_service_times(s, topic, subscription),
-            rnd.retry_failures(s, topic, subscription),
+            rnd.copy_service_times(subscription),
+            rnd.copy_failures(subscription),
+            rnd.retry_service_times(subscription),
+            rnd.retry_failures(subscription),
         )
 
     @classmethod

@@ -46,6 +46,16 @@ def replicate(metric: str, seeds, **fields) -> np.ndarray:
     return np.array(list(_pool().map(_run, [metric] * len(seeds), seeds, [fields] * len(seeds))))
 
 
+def _run_parts(seed: int, fields: dict):
+    return simulate(Scenario(seed=seed, **fields)).by_subscription
+
+
+def replicate_parts(seeds, **fields) -> list:
+    """Each subscription's metrics (`by_subscription`) from one run of the scenario per seed, in seed order."""
+    seeds = list(seeds)
+    return list(_pool().map(_run_parts, seeds, [fields] * len(seeds)))
+
+
 def report(case: str, values: np.ndarray, simultaneous: float, expected: float) -> None:
     """Keep a row for the end-of-run table: the plain 95% and the simultaneous interval."""
     plain, joint = interval(values), interval(values, simultaneous)

@@ -13,9 +13,21 @@ from pubsub.consumer import Consumer
 from pubsub.publisher import Publisher
 from pubsub.recorder import Recorder
 from pubsub.retries import Retries
+from pubsub.scenario import Scenario
 from pubsub.subscription import Subscription
+from pubsub.topology import SubscriptionPart, TopicPart, Topology
 from pubsub.trace import Trace
 from pubsub.work import Work
+
+
+def topic_of(scenario: Scenario, index: int = 0) -> TopicPart:
+    """A scenario's topic `index`, as the model builds it."""
+    return Topology.of(scenario).topics[index]
+
+
+def subscription_of(scenario: Scenario, index: int = 0) -> SubscriptionPart:
+    """A scenario's subscription `index` (in the order the model builds them)."""
+    return Topology.of(scenario).subscriptions[index]
 
 
 class Recording(Trace):

@@ -7,7 +7,7 @@ import pytest
 from asimpy import Environment
 
 from pubsub import Scenario, simulate
-from pubsub import simulation as simulation_module
+from pubsub import subscription as subscription_module
 from pubsub.broker import Broker
 from pubsub.consumer import Consumer
 from pubsub.dispatch import Prefetch
@@ -34,7 +34,7 @@ SCENARIOS = [
 def test_prefetch_of_one_is_shared_exactly(fields, monkeypatch):
     s = Scenario(dispatch="shared", duration=600.0, warmup=60.0, seed=5, **fields)
     shared = simulate(s).summary
-    monkeypatch.setattr(simulation_module, "prefetch_of", lambda s: s.prefetch)  # push even at prefetch 1
+    monkeypatch.setattr(subscription_module, "prefetch_of", lambda s: s.prefetch)  # push even at prefetch 1
     pushed = simulate(s).summary
     assert shared["processed"] > 200
     # Latencies and counts are identical; which idle consumer gets a copy may differ (round-robin rather than
@@ -51,8 +51,8 @@ def test_prefetch_of_one_is_shared_exactly(fields, monkeypatch):
 
 
 def test_the_broker_pushes_from_a_prefetch_of_two_and_a_prefetch_of_one_is_plain_shared():
-    assert simulation_module.prefetch_of(Scenario(dispatch="shared", prefetch=2)) == 2
-    assert simulation_module.prefetch_of(Scenario(dispatch="shared")) is None
+    assert subscription_module.prefetch_of(Scenario(dispatch="shared", prefetch=2)) == 2
+    assert subscription_module.prefetch_of(Scenario(dispatch="shared")) is None
 
 
 def test_the_broker_pushes_round_robin_to_consumers_with_room():

@@ -14,6 +14,7 @@ from scipy import stats
 
 from pubsub import Scenario, simulate
 from pubsub import randomness as rnd
+from tests.pubsub.helpers import subscription_of, topic_of
 
 LEVEL = 0.999
 
@@ -35,7 +36,9 @@ def test_bursty_arrivals_have_the_long_run_rate(factor, length):
     """On/off arrivals: the count over a long horizon, over independent seeds, averages rate × horizon."""
     rate, horizon = 0.5, 20_000.0
     fields = dict(arrivals="bursty", publish_rate=rate, burst_factor=factor, burst_length=length)
-    counts = [arrivals_within(rnd.arrival_gaps(Scenario(seed=seed, **fields), 0, 0), horizon) for seed in range(40)]
+    counts = [
+        arrivals_within(rnd.arrival_gaps(topic_of(Scenario(seed=seed, **fields)), 0), horizon) for seed in range(40)
+    ]
     low, high = t_interval(np.array(counts) / horizon)
     assert low <= rate <= high
     assert high - low < 0.05 * rate  # narrow enough to see a rate 5% off
@@ -48,7 +51,9 @@ def test_bursty_arrivals_start_in_the_stationary_state():
     starting always on (or always off, or on with twice the odds) would not."""
     rate, window = 0.5, 2.0
     fields = dict(arrivals="bursty", publish_rate=rate, burst_factor=8.0, burst_length=2.0)
-    counts = [arrivals_within(rnd.arrival_gaps(Scenario(seed=seed, **fields), 0, 0), window) for seed in range(3000)]
+    counts = [
+        arrivals_within(rnd.arrival_gaps(topic_of(Scenario(seed=seed, **fields)), 0), window) for seed in range(3000)
+    ]
     low, high = t_interval(counts)
     assert low <= rate * window <= high
     assert high - low < 0.3 * rate * window
@@ -77,7 +82,9 @@ def test_exponential_service_has_its_mean():
 
 def test_crash_gaps_have_the_mean_the_crash_rate_gives():
     mean = 20.0  # running seconds between one consumer's crashes
-    gaps = np.fromiter(itertools.islice(rnd.crash_gaps(Scenario(crash_rate=1 / mean), 0, 0, 0), 50_000), float)
+    gaps = np.fromiter(
+        itertools.islice(rnd.crash_gaps(subscription_of(Scenario(crash_rate=1 / mean)), 0), 50_000), float
+    )
     low, high = t_interval(gaps)
     assert low <= mean <= high and high - low < 0.05 * mean
 
@@ -87,7 +94,7 @@ def test_keys_follow_zipf_weights(skew):
     """Key k has weight (k + 1)^−skew: a chi-square test of the counts, and each key's share inside its interval."""
     count, n = 12, 60_000
     scenario = Scenario(dispatch="key-hash", keys=count, key_skew=skew, seed=3)
-    keys = rnd.message_keys(scenario, 0, 0)
+    keys = rnd.message_keys(topic_of(scenario), 0)
     assert keys is not None
     counts = np.bincount(np.fromiter(itertools.islice(keys, n), int), minlength=count)
     assert len(counts) == count
@@ -105,7 +112,7 @@ def test_fixed_arrivals_interleave_by_their_phase(publishers):
     scenario = Scenario(arrivals="fixed", publish_rate=rate, publishers=publishers)
     times = []
     for p in range(publishers):
-        mine = np.cumsum(list(itertools.islice(rnd.arrival_gaps(scenario, 0, p), 50)))
+        mine = np.cumsum(list(itertools.islice(rnd.arrival_gaps(topic_of(scenario), p), 50)))
         assert mine == pytest.approx((p + 1) / (publishers * rate) + np.arange(50) / rate, abs=1e-9)
         times.extend(mine)
     assert np.diff(sorted(times)) == pytest.approx(np.full(50 * publishers - 1, 1 / (publishers * rate)), abs=1e-9)
