@@ -16,6 +16,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from pubsub import MODEL_VERSION
+from pubsub.topology import Topology
 
 from .backends import backend, default_workers, worker_deaths
 from .layout import write_atomically, write_json
@@ -131,8 +132,7 @@ def run_sweep(
 
 
 def _expected_copies(run: Run) -> float:
-    s = run.scenario
-    return s.topics * s.publishers * s.publish_rate * s.subscribers * s.duration
+    return Topology.of(run.scenario).copy_rate() * run.scenario.duration
 
 
 BATCH_COPIES = 5_000  # about 30 ms of simulation: less is not worth a round trip to a worker alone

@@ -59,6 +59,11 @@ class Layout:
         return self.folder / "backlog.parquet"
 
     @property
+    def subscriptions(self) -> Path:
+        """Each run's metrics per subscription: one row per cell × replication × subscription."""
+        return self.folder / "subscriptions.parquet"
+
+    @property
     def cells(self) -> Path:
         return self.folder / "cells.csv"
 
@@ -128,5 +133,5 @@ class Layout:
 
     def files(self) -> list[Path]:
         """Every file of the folder but the parts and figures folders."""
-        return [self.runs, self.backlog, self.cells, self.search, self.failures, self.manifest, self.spec,
-                *self.derived()]  # fmt: skip
+        return [self.runs, self.backlog, self.subscriptions, self.cells, self.search, self.failures, self.manifest,
+                self.spec, *self.derived()]  # fmt: skip

@@ -11,7 +11,7 @@ import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pubsub import METRIC_INFO, Scenario
+from pubsub import METRIC_INFO, WALL_CLOCK_METRICS, Scenario
 
 from .layout import Layout, write_atomically
 from .spec import Run
@@ -20,13 +20,17 @@ if TYPE_CHECKING:
     import pandas as pd
 
 
-def scenario_dtypes() -> dict[str, str]:
-    """Pandas dtypes for the scenario's fields that survive a Parquet round trip (None as NA)."""
+def scenario_dtypes(named: bool = False) -> dict[str, str]:
+    """Pandas dtypes for the scenario's fields that survive a Parquet round trip (None as NA). A named
+    topology's `topics` and `subscriptions` are JSON text (`Scenario.summary_fields`)."""
+    shape = {"topics": "string" if named else "int64", "subscriptions": "string"}
     dtypes = {}
     for name, info in Scenario.model_fields.items():
         kind = info.annotation
         text = str(kind)
-        if kind is bool:
+        if name in shape:
+            dtypes[name] = shape[name]
+        elif kind is bool:
             dtypes[name] = "bool"
         elif kind is int:
             dtypes[name] = "int64"
@@ -108,7 +112,7 @@ class ResultStore:
         import pandas as pd
         import pyarrow as pa
 
-        from .task import SUMMARY_KEY, decode_part
+        from .task import SUBSCRIPTIONS_KEY, SUMMARY_KEY, decode_part
 
         finished = sorted((r for r in runs if self.done(r)), key=lambda r: (r.cell.index, r.replication))
         tables = [decode_part(self._part(r)) for r in finished]
@@ -116,7 +120,8 @@ class ResultStore:
             {"cell": r.cell.index, "replication": r.replication, **json.loads(t.schema.metadata[SUMMARY_KEY])}
             for r, t in zip(finished, tables)
         ]
-        columns = {"cell": "int64", "replication": "int64", **scenario_dtypes(), **metric_dtypes()}
+        named = any(isinstance(row["topics"], str) for row in rows)
+        columns = {"cell": "int64", "replication": "int64", **scenario_dtypes(named), **metric_dtypes()}
         frame = pd.DataFrame(rows, columns=list(columns)).astype(columns)
         write_atomically(self.layout.runs, lambda p: frame.to_parquet(p, index=False))
 
@@ -131,6 +136,9 @@ class ResultStore:
             "depth",
             "consumers_running",
         ]
+        self._consolidate_subscriptions(
+            frame, varied, [json.loads(t.schema.metadata[SUBSCRIPTIONS_KEY]) for t in tables]
+        )
         tables = [t.replace_schema_metadata(None) for t in tables]
         if tables:
             series = pa.concat_tables(tables).to_pandas()
@@ -141,3 +149,18 @@ class ResultStore:
             backlog = pd.DataFrame(columns=order)
         write_atomically(self.layout.backlog, lambda p: backlog.to_parquet(p, index=False))
         return frame
+
+    def _consolidate_subscriptions(self, frame: pd.DataFrame, varied: list[str], parts: list[list[dict]]) -> None:
+        """subscriptions.parquet: each run's metrics per subscription, beside its cell, varied fields and seed."""
+        import pandas as pd
+
+        owners = ["cell", *varied, "replication", "seed"]
+        metrics = {n: t for n, t in metric_dtypes().items() if n not in WALL_CLOCK_METRICS}
+        columns = [*owners, "subscription", *metrics]
+        rows = [
+            {**owner, **record}
+            for owner, records in zip(frame[owners].to_dict(orient="records"), parts)
+            for record in records
+        ]
+        table = pd.DataFrame(rows, columns=columns).astype({"subscription": "string", **metrics})
+        write_atomically(self.layout.subscriptions, lambda p: table.to_parquet(p, index=False))

@@ -23,7 +23,7 @@ def run_scenario(fields: dict[str, Any]) -> dict[str, Any]:
     except Exception as error:  # a failing cell is recorded, and the sweep goes on
         lines = traceback.format_exception(error)
         return {"error": f"{type(error).__name__}: {error}", "traceback": "".join(lines[-6:])}
-    return {"part": encode_part(result.summary, result.backlog)}
+    return {"part": encode_part(result.summary, result.backlog, result.by_subscription)}
 
 
 def run_batch(task, batch: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -32,16 +32,20 @@ def run_batch(task, batch: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 SUMMARY_KEY = b"pubsub.summary"
+SUBSCRIPTIONS_KEY = b"pubsub.subscriptions"
 
 
-def encode_part(summary: dict[str, Any], backlog: pd.DataFrame) -> bytes:
-    """A run as one Arrow IPC file: its backlog series, with its summary as JSON in the schema's metadata.
+def encode_part(summary: dict[str, Any], backlog: pd.DataFrame, by_subscription: pd.DataFrame) -> bytes:
+    """A run as one Arrow IPC file: its backlog series, with its summary and its metrics per subscription (a
+    record per subscription) as JSON in the schema's metadata.
 
     Arrow IPC rather than Parquet because the driver reads every part back when it
     consolidates, and small IPC files read several times faster.
     """
     table = pa.Table.from_pandas(backlog, preserve_index=False)
-    table = table.replace_schema_metadata({SUMMARY_KEY: json.dumps(summary).encode()})
+    parts = by_subscription.reset_index().to_dict(orient="records")
+    metadata = {SUMMARY_KEY: json.dumps(summary).encode(), SUBSCRIPTIONS_KEY: json.dumps(parts).encode()}
+    table = table.replace_schema_metadata(metadata)
     sink = pa.BufferOutputStream()
     with pa.ipc.new_file(sink, table.schema, options=pa.ipc.IpcWriteOptions(compression="zstd")) as writer:
         writer.write_table(table)

@@ -41,6 +41,12 @@ def test_small_sweep_end_to_end(write_spec, results):
     assert list(backlog.columns[:6]) == ["cell", "group_size", "dispatch", "publish_rate", "replication", "seed"]
     assert set(backlog["cell"]) == set(range(8))
 
+    parts = pd.read_parquet(folder / "subscriptions.parquet")
+    owners = ["cell", "group_size", "dispatch", "publish_rate", "replication", "seed", "subscription"]
+    assert list(parts.columns) == [*owners, *(m for m in METRICS if m not in WALL)]
+    assert len(parts) == len(runs) and set(parts["subscription"]) == {"t0/s0"}  # one subscription per run
+    pd.testing.assert_series_equal(parts["latency_p99"], runs["latency_p99"])  # ...which is the whole run
+
     manifest = json.loads((folder / "manifest.json").read_text())
     for key in ("python", "asimpy", "git_commit", "backend", "started", "finished"):
         assert manifest[key]
@@ -48,6 +54,42 @@ def test_small_sweep_end_to_end(write_spec, results):
     assert (folder / "spec.toml").read_text() == spec.read_text()
     cells = pd.read_csv(folder / "cells.csv")
     assert cells["done"].eq(3).all()
+
+
+NAMED = """
+name = "named"
+replications = 2
+seed = 3
+
+[scenario]
+duration = 200.0
+warmup = 20.0
+dispatch = "shared"
+topics.orders.publish_rate = 0.5
+topics.users.publish_rate = 0.8
+subscriptions.email = { topics = ["orders"], service_time = 3.0 }
+subscriptions.analytics = { topics = ["orders", "users"], service_time = 0.5 }
+
+[grid]
+group_size = [1, 2]
+"""
+
+
+def test_a_named_topology_sweeps_and_stores_each_subscriptions_metrics(write_spec, results):
+    """A flat field varied in the grid is every part's default; each run stores a row per subscription."""
+    outcome = sweep_of(write_spec(NAMED), results, workers=1)
+    runs = outcome.runs
+    assert runs["topics"].dtype == "string" and runs["topics"].str.contains('"orders"').all()
+    parts = pd.read_parquet(results / "named" / "subscriptions.parquet")
+    assert len(parts) == 2 * len(runs)
+    assert list(parts["subscription"][:2]) == ["email", "analytics"]
+    by_run = parts.groupby(["cell", "replication"])
+    totals = by_run[["processed", "dropped", "delivered"]].sum().reset_index()
+    pd.testing.assert_frame_equal(
+        totals, runs[["cell", "replication", "processed", "dropped", "delivered"]], check_names=False
+    )
+    email = parts[parts["subscription"] == "email"].set_index("group_size")["latency_mean"]
+    assert email.groupby(level=0).mean()[2] < email.groupby(level=0).mean()[1]  # a second consumer helps
 
 
 def test_running_again_computes_nothing_and_fresh_starts_over(write_spec, results):
