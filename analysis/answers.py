@@ -16,6 +16,19 @@ from .stats import interval
 LABELS = {"latency_p99": "p99 latency (s)", "latency_mean": "mean latency (s)", "latency_p50": "median latency (s)"}
 
 
+UNITS = {"publish_rate": "messages/s per publisher", "service_time": "s", "group_size": "consumers"}
+
+
+def field_title(path: str) -> str:
+    """A varied field as a legend names it: `orders publish rate (messages/s per publisher)` for
+    `topics.orders.publish_rate`."""
+    pieces = path.split(".")
+    name = pieces[-1]
+    words = " ".join([*pieces[1:-1], name]) if len(pieces) == 3 else name
+    unit = UNITS.get(name)
+    return words.replace("_", " ") + (f" ({unit})" if unit else "")
+
+
 def _label(value) -> str:
     return format(value, "g") if isinstance(value, (int, float, np.number)) else str(value)
 
@@ -62,9 +75,12 @@ def answer_figure(
     folder: Path,
     field: str = "group_size",
     metric: str = "latency_p99",
+    name: str = "answer",
+    heading: str = "",
 ) -> Path | None:
     """The metric against `field`, one line per value of the main other field, one panel per the rest; the
-    target as a line, each combination's answer ringed, intervals as bars."""
+    target as a line, each combination's answer ringed, intervals as bars. Saved as `name`.png; `heading` heads
+    it (a subscription's name)."""
     if summary.empty or answers.empty:
         return None
     hue, panel_fields = _split(others, summary)
@@ -103,13 +119,13 @@ def answer_figure(
         fontsize=9,
     )
     if hue:
-        _legend_outside(fig, axes[0], hue.replace("_", " "))
+        _legend_outside(fig, axes[0], field_title(hue))
     fig.suptitle(
-        "Ringed: the smallest group whose 95% interval lies wholly below the target\n"
-        "bars: 95% intervals over replications; off the top: groups that cannot keep up",
+        (f"{heading}: r" if heading else "R") + "inged, the smallest group whose 95% interval lies wholly below the "
+        "target\nbars: 95% intervals over replications; off the top: groups that cannot keep up",
         fontsize=11,
     )
-    return save(fig, folder, "answer")
+    return save(fig, folder, name)
 
 
 def _answer_for(answers: pd.DataFrame, panel_fields: list[str], hue: str | None, row: pd.Series, value) -> int | None:
@@ -176,7 +192,7 @@ def one_more_consumer_figure(
     axes[0].set_ylabel("p99 saved per consumer added (s)")
     fig.supxlabel("consumers in the group (each point: from the next smaller size swept)", fontsize=11)
     if hue:
-        _legend_outside(fig, axes[0], hue.replace("_", " "))
+        _legend_outside(fig, axes[0], field_title(hue))
     fig.suptitle(
         "What one more consumer buys: the drop in p99 per consumer added, replication by replication\n"
         "(same seeds); bars: 95% paired intervals; symlog scale; only groups that already keep up (load below 0.95)",
@@ -244,10 +260,40 @@ def dispatch_figure(ratios: pd.DataFrame, summary: pd.DataFrame, others: list[st
     first = ratios.iloc[0]
     axes[0].set_ylabel(f"p99 of {first['dispatch']} ÷ p99 of {first['against']}")
     if hue:
-        _legend_outside(fig, axes[0], hue.replace("_", " "))
+        _legend_outside(fig, axes[0], field_title(hue))
     fig.suptitle(
         f"Dispatch compared run by run (same seeds): above 1, {first['dispatch']} has the longer tail\n"
         "bars: 95% intervals of the per-replication ratio; only groups that keep up (load below 0.95)",
         fontsize=11,
     )
     return save(fig, folder, "dispatch")
+
+
+def fixed_groups_figure(per: dict, folder: Path, metric: str = "latency_p99") -> Path | None:
+    """One panel per subscription whose group size was not varied: its metric against the main other varied
+    field (a numeric one), with 95% intervals and its target."""
+    fixed = {
+        name: (summary, answer, others)
+        for name, (summary, answer, others) in per.items()
+        if not answer.empty and summary["group_size"].nunique() == 1 and "group_size" not in others
+    }
+    if not fixed:
+        return None
+    fig, axes = _grid(len(fixed), 3.8)
+    for ax, (name, (summary, answer, others)) in zip(axes, fixed.items()):
+        hue, _ = _split(others, summary)
+        x = summary[hue] if hue else pd.Series(range(len(summary)))
+        mean = summary[f"{metric}_mean"]
+        errors = [mean - summary[f"{metric}_ci_low"], summary[f"{metric}_ci_high"] - mean]
+        ax.errorbar(x, mean, yerr=errors, marker="o", ms=4, capsize=2, color="tab:blue")
+        target = float(answer["slo_p99"].iloc[0])
+        ax.axhline(target, color="firebrick", ls="--", lw=1.2)
+        ax.annotate(f"target {target:g} s", (0.01, target), xycoords=("axes fraction", "data"),
+                    textcoords="offset points", xytext=(2, 3), color="firebrick", fontsize=9)  # fmt: skip
+        ax.set_yscale("log")
+        size = int(summary["group_size"].iloc[0])
+        ax.set_title(f"{name}: {size} consumer{'s' if size > 1 else ''}")
+        ax.set_xlabel(field_title(hue) if hue else "cell")
+    axes[0].set_ylabel(f"{LABELS.get(metric, metric)}, log scale")
+    fig.suptitle("Subscriptions whose group size was not varied: p99 against the load, 95% intervals", fontsize=11)
+    return save(fig, folder, "fixed_subscriptions")

@@ -12,7 +12,7 @@ import pandas as pd
 from sweeps.layout import write_atomically as _write
 
 from . import answers as answering
-from . import figures, live, stats
+from . import figures, live, stats, subscriptions
 from .results import Results
 
 SHOWN = [
@@ -70,6 +70,11 @@ CAPTIONS = {
     "Near zero, a consumer more buys nothing.",
     "dispatch": "One dispatch policy's p99 over the other's for the same group, load and seeds, with 95% intervals "
     "of the per-replication ratio; only groups that keep up with the load.",
+    "answer_subscription": "One subscription's p99 latency against its group size, one line per setting of the "
+    "main other field; bars are 95% intervals over replications. The dashed line is its target; the ring marks the "
+    "smallest group whose whole interval lies below it.",
+    "fixed_subscriptions": "The p99 latency of each subscription whose group size the sweep did not vary, against "
+    "the main varied field; bars are 95% intervals over replications, the dashed line its target.",
     "theory": "Each cell with a closed form (M/M/1, M/M/c for shared groups, M/D/1, E_c/M/1 for round-robin "
     "groups): simulated mean latency with its 95% interval against theory. About one interval in twenty "
     "misses by chance, and cells that share seeds tend to miss on the same side together.",
@@ -183,6 +188,49 @@ the target ({wanted}).</p>
 """
 
 
+def _subscriptions_section(results: Results, layout, slo_p99: float | None) -> tuple[str, str]:
+    """A named topology's answer, subscription by subscription (a pooled one would hide the slow one): the
+    sentence, a figure per subscription, the answers and every subscription's cells with intervals. Returns the
+    section and the cells table."""
+    per = subscriptions.per_subscription(results.runs, results.subscriptions(), results.varied, slo_p99)
+    if not per:
+        return "", ""
+    answers = pd.concat([a.assign(subscription=name) for name, (_, a, _) in per.items()], ignore_index=True)
+    cells = pd.concat([c.copy().assign(subscription=name) for name, (c, _, _) in per.items()], ignore_index=True)
+    _write(layout.capacity, lambda p: answers.to_csv(p, index=False))
+    _write(layout.subscriptions_summary, lambda p: cells.to_csv(p, index=False))
+    drawn = []
+    for name, (summary, answer, others) in per.items():
+        if "group_size" in summary and summary["group_size"].nunique() > 1 and not answer.empty:
+            target = float(answer["slo_p99"].iloc[0])
+            path = answering.answer_figure(summary, answer, others, target, layout.figures, name=f"answer_{name}",
+                                           heading=name)  # fmt: skip
+            if path is not None:
+                drawn.append(("answer_subscription", path))
+    fixed = answering.fixed_groups_figure(per, layout.figures)
+    if fixed is not None:
+        drawn.append(("fixed_subscriptions", fixed))
+    varied_of = {name: others for name, (_, _, others) in per.items()}
+    shown = []
+    for name, (summary, _, _) in per.items():
+        table = _with_interval(summary, [*varied_of[name], *(["group_size"] if "group_size" not in varied_of[name]
+                                                               else [])])  # fmt: skip
+        shown.append(f"<h3>{html.escape(name)}</h3>{_table(table.drop(columns=['cell']))}")
+    sentence = subscriptions.sentence(per)
+    section = f"""<h2>How many consumers does each subscription need?</h2>
+<p>Each subscription is its own consumer group with its own copies, so each gets its own answer: the smallest
+group whose p99 latency interval lies wholly below its target ({
+        f"{slo_p99:g} s" if slo_p99 is not None else "ten of its mean service times"
+    }). The run's pooled latency is not shown: it would hide the slow subscription
+behind the fast ones.</p>
+<p class="answer">{html.escape(sentence)}</p>
+{"".join(_figure(kind, path) for kind, path in drawn)}
+<details><summary>The answer per subscription and setting, with the p99 interval at it (also capacity.csv)</summary>
+{_table(answers)}</details>
+"""
+    return section, "".join(shown)
+
+
 def _pairs_that_matter(comparisons: pd.DataFrame, summary: pd.DataFrame, varied: list[str]) -> pd.DataFrame:
     """p99 comparisons only, and between group sizes only from a group that keeps up with its load."""
     if comparisons.empty:
@@ -271,13 +319,16 @@ def build(results: Results, slo_p99: float | None = None) -> Path:
     _write(layout.capacity, lambda p: answer.to_csv(p, index=False))
     # A search's cells are scattered where it probed: its answer figures show them; the grid's figures would
     # draw lines through whatever sizes each setting happened to need.
-    grid = len(runs) and not searched
+    grid = len(runs) and not searched and not results.named  # (pooled figures would hide a subscription)
     drawn = figures.draw_all(runs, summary, results.backlog(), varied, layout.figures) if grid else {}
     real = _simulated_vs_real(results)
     scaling = _scaling_section(summary, results.backlog(), layout, slo_p99) if "autoscale" in varied else ""
+    per_subscription, subscription_cells = (
+        _subscriptions_section(results, layout, slo_p99) if results.named else ("", "")
+    )
     capacity = (
         _capacity_section(results, runs, summary, comparisons, answer, layout, slo_p99)
-        if len(runs) and not scaling
+        if len(runs) and not scaling and not per_subscription
         else ""
     )
     shown_pairs = _pairs_that_matter(comparisons, summary, varied)
@@ -295,7 +346,16 @@ def build(results: Results, slo_p99: float | None = None) -> Path:
         [(k, v) for k, v in results.manifest.items() if not isinstance(v, dict)], columns=["", "value"]
     )
     spec_text = layout.spec.read_text() if layout.spec.exists() else "(no spec.toml)"
-    no_figures = "A search's figures are its answer's, above." if searched else "No figure applies to this sweep."
+    figures_section = ""
+    if drawn:
+        figures_section = "<h2>Figures</h2>" + "".join(_figure(name, path) for name, path in drawn.items())
+    cells_table = (
+        f"<details><summary>Every cell of every subscription (also subscriptions_summary.csv)</summary>"
+        f"{subscription_cells}</details>"
+        if subscription_cells
+        else f"<details><summary>Every cell ({summary.shape[0]} rows; also summary.csv)</summary>"
+        f"{_table(_with_interval(summary, varied))}</details>"
+    )
     page = f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>{html.escape(results.name)}: sweep report</title>
 <style>{STYLE}</style></head><body>
@@ -303,9 +363,8 @@ def build(results: Results, slo_p99: float | None = None) -> Path:
 <p>{html.escape(results.spec.get("description", ""))}. {len(runs)} runs over {summary.shape[0]} cells;
 intervals are two-sided 95% Student-t intervals over replications.</p>
 {failed}
-{scaling or capacity}
-<h2>Figures</h2>
-{"".join(_figure(name, path) for name, path in drawn.items()) or f"<p><em>{no_figures}</em></p>"}
+{scaling or per_subscription or capacity}
+{figures_section}
 {real}
 <h2>Tables</h2>
 <details><summary>Paired comparisons of p99 between neighbouring group sizes and dispatch policies
@@ -313,8 +372,7 @@ intervals are two-sided 95% Student-t intervals over replications.</p>
 <p>Replication r of every cell shares its seed, so neighbours are compared run by run: the paired interval is
 usually much narrower than combining the two cells' own intervals (last two columns: half-widths).</p>
 {_table(shown_pairs)}</details>
-<details><summary>Every cell ({summary.shape[0]} rows; also summary.csv)</summary>
-{_table(_with_interval(summary, varied))}</details>
+{cells_table}
 <details><summary>The spec</summary>
 <pre>{html.escape(spec_text)}</pre></details>
 <details><summary>Environment</summary>

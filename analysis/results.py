@@ -10,6 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from pubsub import METRICS, MODEL_VERSION, Scenario
+from pubsub.scenario import dotted
 from sweeps.layout import Layout
 
 
@@ -34,7 +35,7 @@ class Results:
         """The fields the sweep varied: its grid and `together` keys and the searched field, else any scenario
         field that differs."""
         searched = [self.spec["search"]["field"]] if "search" in self.spec else []
-        keys = [*self.spec.get("grid", {}), *self.spec.get("together", {}), *searched]
+        keys = [*dotted(self.spec.get("grid", {})), *dotted(self.spec.get("together", {})), *searched]
         if keys:
             return keys
         fields = [f for f in Scenario.model_fields if f != "seed" and f in self.runs]
@@ -43,12 +44,22 @@ class Results:
     def planned(self, field: str) -> list | None:
         """The values the spec gave `field` (so cells whose runs all failed still count), if it varied it."""
         for table in ("grid", "together"):
-            if field in self.spec.get(table, {}):
-                return sorted(set(self.spec[table][field]))
+            values = dotted(self.spec.get(table, {}))
+            if field in values:
+                return sorted(set(values[field]))
         return None
 
     def backlog(self) -> pd.DataFrame:
         return pd.read_parquet(self.layout.backlog)
+
+    @property
+    def named(self) -> bool:
+        """Whether the sweep ran a named topology (whose answers are per subscription)."""
+        return bool(len(self.runs)) and self.runs["subscriptions"].notna().any()
+
+    def subscriptions(self) -> pd.DataFrame:
+        """Each run's metrics per subscription (subscriptions.parquet)."""
+        return pd.read_parquet(self.layout.subscriptions)
 
 
 class StaleResults(ValueError):

@@ -48,9 +48,17 @@ def summarize(runs: pd.DataFrame, varied: list[str]) -> pd.DataFrame:
     return frame.astype({f: runs[f].dtype for f in SCENARIO_FIELDS if f in frame})
 
 
+def arrival_rate(row) -> float:
+    """Copies per second reaching one subscription: its topic's publishers, or (one subscription of a named
+    topology, `analysis.subscriptions`) all its topics' together."""
+    if "arrival_rate" in row:
+        return row["arrival_rate"]
+    return row["publishers"] * row["publish_rate"]
+
+
 def offered_load(row) -> float:
     """ρ: work arriving per unit of a subscription's consumer capacity."""
-    return row["publishers"] * row["publish_rate"] * row["service_time"] / row["group_size"]
+    return arrival_rate(row) * row["service_time"] / row["group_size"]
 
 
 def _never_redelivered(row) -> bool:
@@ -97,7 +105,7 @@ def closed_form(row) -> float:
     name = closed_form_name(row)
     if name is None:
         return math.nan
-    lam, mu, c = row["publishers"] * row["publish_rate"], 1.0 / row["service_time"], int(row["group_size"])
+    lam, mu, c = arrival_rate(row), 1.0 / row["service_time"], int(row["group_size"])
     if name == "M/D/1":
         return theory.md1_latency(lam, mu)
     if name.startswith("M/M/"):  # M/M/1 included: Erlang's C for one server is ρ

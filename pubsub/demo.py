@@ -8,22 +8,15 @@ Email falls behind and its queue grows; the others keep up.
 from __future__ import annotations
 
 import argparse
+import tomllib
+from pathlib import Path
 
-from .scenario import Scenario
+from .scenario import RUN_FIELDS, Scenario
 from .simulation import simulate
 from .trace import Trace
 
-# The chapter's system: one consumer per subscription, exponential service of the chapter's means (s), Poisson
-# publishers at its rates (messages/s).
-CHAPTER = dict(
-    topics={"orders": {"publish_rate": 0.5}, "user-activity": {"publish_rate": 0.8}},
-    subscriptions={
-        "inventory": {"topics": ["orders"], "service_time": 0.2},
-        "email": {"topics": ["orders"], "service_time": 3.0},
-        "analytics": {"topics": ["orders", "user-activity"], "service_time": 0.5},
-    },
-    dispatch="shared",
-)
+# The chapter's system is described once, in the shipped sweep spec that sizes it (a data file, read here).
+SPEC = Path(__file__).resolve().parents[1] / "sweeps" / "specs" / "chapter.toml"
 PUBLISHERS = {"orders/p0": "OrderService", "user-activity/p0": "UserService"}
 
 
@@ -49,9 +42,15 @@ class PrintTrace(Trace):
         self._line(now, consumer.name, f"finished {m.topic}#{m.id}, {now - m.published_at:.2f}s after it was published")
 
 
+def chapter() -> dict:
+    """The chapter's system: the spec's fixed fields but the run's (one consumer per subscription)."""
+    fields = tomllib.loads(SPEC.read_text())["scenario"]
+    return {k: v for k, v in fields.items() if k not in RUN_FIELDS}
+
+
 def scenario(duration: float = 30.0, seed: int = 1) -> Scenario:
     """The chapter's system over `duration` simulated seconds, measured from the start."""
-    return Scenario(**CHAPTER, duration=duration, warmup=0.0, seed=seed)
+    return Scenario(**chapter(), duration=duration, warmup=0.0, seed=seed)
 
 
 def main() -> None:

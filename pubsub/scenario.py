@@ -407,3 +407,55 @@ class Scenario(SubscriptionSettings, TopicSettings, Shape):
     @property
     def backlog_interval(self) -> float:
         return self.sample_interval if self.sample_interval is not None else self.duration / 200
+
+
+def split_path(path: str) -> tuple[str | None, str | None, str]:
+    """A field's address in a Scenario: (None, None, field) for a flat field, or (table, part, field) for a named
+    part's, written `subscriptions.email.group_size` or `topics.orders.publish_rate`. Raises ValueError naming
+    the path if it addresses nothing a Scenario has."""
+    pieces = path.split(".")
+    if len(pieces) == 1:
+        if path not in Scenario.model_fields:
+            raise ValueError(f"{path!r} is not a scenario field")
+        return None, None, path
+    if len(pieces) != 3 or pieces[0] not in ("topics", "subscriptions"):
+        raise ValueError(f"{path!r}: a named part's field is topics.NAME.FIELD or subscriptions.NAME.FIELD")
+    table, part, name = pieces
+    own, kind = (TOPIC_FIELDS, "topic") if table == "topics" else (SUBSCRIPTION_FIELDS, "subscription")
+    if name not in own:
+        where = "the run's" if name in RUN_FIELDS else "not a field"
+        if name in TOPIC_FIELDS or name in SUBSCRIPTION_FIELDS:
+            where = f"a {'topic' if name in TOPIC_FIELDS else 'subscription'}'s field"
+        raise ValueError(f"{path!r}: {name} is {where}, not a {kind}'s")
+    return table, part, name
+
+
+def with_paths(fields: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
+    """A Scenario's fields (as given to it, or dumped) with each of `values` set at its path (`split_path`);
+    a named part set this way must exist in `fields` already. Nothing given is changed in place."""
+    out = dict(fields)
+    for path, value in values.items():
+        table, part, name = split_path(path)
+        if table is None:
+            out[name] = value
+            continue
+        parts = out.get(table)
+        if not isinstance(parts, dict) or part not in parts:
+            named = ", ".join(parts) if isinstance(parts, dict) else "none"
+            raise ValueError(f"{path!r}: there is no {table[:-1]} {part!r} (the {table}: {named})")
+        out[table] = {**parts, part: {**parts[part], name: value}}
+    return out
+
+
+def dotted(table: dict[str, Any]) -> dict[str, Any]:
+    """A table of fields with named parts' nested tables (TOML's unquoted `subscriptions.email.group_size = …`)
+    flattened into paths."""
+    flat: dict[str, Any] = {}
+    for key, value in table.items():
+        if key in ("topics", "subscriptions") and isinstance(value, dict):
+            for part, fields in value.items():
+                for name, values in fields.items() if isinstance(fields, dict) else [("", fields)]:
+                    flat[f"{key}.{part}.{name}"] = values
+        else:
+            flat[key] = value
+    return flat

@@ -112,6 +112,11 @@ class Layout:
         return self.folder / "summary.parquet"
 
     @property
+    def subscriptions_summary(self) -> Path:
+        """A named topology's summary per subscription and cell, with intervals."""
+        return self.folder / "subscriptions_summary.csv"
+
+    @property
     def paired(self) -> Path:
         return self.folder / "paired.csv"
 
@@ -129,7 +134,15 @@ class Layout:
 
     def derived(self) -> list[Path]:
         """Every file the analysis writes, figures aside."""
-        return [self.summary_csv, self.summary_parquet, self.paired, self.capacity, self.live_comparison, self.report]
+        return [
+            self.summary_csv,
+            self.summary_parquet,
+            self.subscriptions_summary,
+            self.paired,
+            self.capacity,
+            self.live_comparison,
+            self.report,
+        ]
 
     def files(self) -> list[Path]:
         """Every file of the folder but the parts and figures folders."""

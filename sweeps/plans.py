@@ -15,9 +15,14 @@ from .spec import Cell, Run, SweepSpec
 from .store import ResultStore
 
 
-def cell_values(sweep: SweepSpec, cell: Cell, planned: int, store: ResultStore, metric: str) -> np.ndarray:
-    """`metric` over a cell's stored replications among its first `planned`."""
-    return np.array([store.summary(r)[metric] for r in sweep.runs(cell, planned) if store.done(r)], dtype=float)
+def cell_values(
+    sweep: SweepSpec, cell: Cell, planned: int, store: ResultStore, metric: str, subscription: str | None = None
+) -> np.ndarray:
+    """`metric` over a cell's stored replications among its first `planned`: the run's, or one subscription's."""
+    runs = [r for r in sweep.runs(cell, planned) if store.done(r)]
+    if subscription is None:
+        return np.array([store.summary(r)[metric] for r in runs], dtype=float)
+    return np.array([store.subscription(r, subscription)[metric] for r in runs], dtype=float)
 
 
 def cell_interval(values: np.ndarray, planned: int) -> tuple[float, float, float]:
@@ -160,7 +165,7 @@ class SearchPlan:
     def judge(self, combination: Combination, value: float, store: ResultStore) -> tuple[str, tuple]:
         cell = combination.probes[value]
         n = self.planned[cell.index]
-        values = cell_values(self.sweep, cell, n, store, self.spec.metric)
+        values = cell_values(self.sweep, cell, n, store, self.spec.metric, self.spec.subscription)
         found = cell_interval(values, n)
         return verdict(found[1], found[2], self.spec.below), found
 

@@ -11,6 +11,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from pubsub import METRICS, WALL_CLOCK_METRICS, Scenario
 from pubsub.metric_info import QUANTILES
+from pubsub.scenario import SubscriptionSettings, split_path
+from pubsub.topology import Topology
 
 # Searchable fields, and which end of the range the search looks for.
 SEARCHABLE: dict[str, Literal["smallest", "largest"]] = {
@@ -37,15 +39,17 @@ class SearchSpec(BaseModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> SearchSpec:
-        if self.field not in SEARCHABLE:
-            if self.field not in Scenario.model_fields:
-                raise ValueError(f"field: unknown scenario field {self.field!r}")
+        try:
+            split_path(self.field)
+        except ValueError as error:
+            raise ValueError(f"field: {error}") from None
+        if self.name not in SEARCHABLE:
             raise ValueError(f"field: {self.field!r} cannot be searched; choose from {', '.join(SEARCHABLE)}")
         if self.metric not in METRICS:
             raise ValueError(f"metric: unknown metric {self.metric!r}")
         if self.metric in WALL_CLOCK_METRICS:
             raise ValueError(f"metric: {self.metric} is wall-clock, not a simulated result")
-        if self.field in INTEGER_FIELDS:
+        if self.name in INTEGER_FIELDS:
             for name in ("low", "high"):
                 if not isinstance(getattr(self, name), int):
                     raise ValueError(f"{name}: {self.field} is an integer, got {getattr(self, name)!r}")
@@ -58,8 +62,19 @@ class SearchSpec(BaseModel):
         return self
 
     @property
+    def name(self) -> str:
+        """The searched field's name, without the part it belongs to."""
+        return split_path(self.field)[2]
+
+    @property
+    def subscription(self) -> str | None:
+        """The subscription whose own metric judges the search, if the field is a named subscription's."""
+        table, part, _ = split_path(self.field)
+        return part if table == "subscriptions" else None
+
+    @property
     def wants(self) -> Literal["smallest", "largest"]:
-        return SEARCHABLE[self.field]
+        return SEARCHABLE[self.name]
 
 
 Verdict = Literal["meets", "misses", "straddles", "unknown"]
@@ -166,24 +181,49 @@ class RateSearch:
         return f"{', '.join(map(str, larger))} met the target although {bad} did not" if larger else None
 
 
-def smallest_stable_size(scenario: Scenario) -> int:
+@dataclass(frozen=True)
+class Load:
+    """What a searched subscription faces: its arrival rate (all its topics' publishers), its settings, and
+    whether those arrivals are Poisson at a constant rate."""
+
+    rate: float
+    settings: SubscriptionSettings
+    poisson: bool
+
+
+def loads(spec: SearchSpec, base: Scenario) -> list[Load]:
+    """The load on each subscription the searched field sets: the named one, or (a flat field) every one."""
+    topology = Topology.of(base)
+    topics = {t.name: t.settings for t in topology.topics}
+    out = []
+    for part in topology.subscriptions:
+        if spec.subscription not in (None, part.name):
+            continue
+        read = [topics[t] for t in part.topics]
+        rate = sum(t.publishers * t.publish_rate for t in read)
+        poisson = all(t.arrivals == "poisson" and t.rate_profile == "constant" for t in read)
+        out.append(Load(rate, part.settings, poisson))
+    return out
+
+
+def smallest_stable_size(load: Load) -> int:
     """The fewest consumers that keep up with a subscription's offered load."""
-    work = scenario.service_time + scenario.service_overhead
-    offered = scenario.publishers * scenario.publish_rate * work
-    return math.floor(offered) + 1
+    work = load.settings.service_time + load.settings.service_overhead
+    return math.floor(load.rate * work) + 1
 
 
-def predicted(s: Scenario, metric: str, size: int) -> float | None:
+def predicted(load: Load, metric: str, size: int) -> float | None:
     """The closed form's value of `metric` for a group of `size`, where one applies (Poisson arrivals and
     exponential service at a constant rate, `shared` as M/M/c or `round-robin` as E_c/M/1, failures and
     redeliveries ignored); else None."""
     from pubsub import theory  # scipy: only a search needs it
 
-    plain = (s.arrivals, s.service, s.rate_profile, s.prefetch, s.batch_size) == ("poisson", "exponential",
-             "constant", 1, 1) and s.service_overhead == 0 and s.delivery_delay == 0  # fmt: skip
+    s = load.settings
+    plain = load.poisson and (s.service, s.prefetch, s.batch_size) == ("exponential", 1, 1)
+    plain = plain and s.service_overhead == 0 and s.delivery_delay == 0
     if not plain or s.dispatch not in ("shared", "round-robin") or metric not in (*QUANTILES, "latency_mean"):
         return None
-    lam, mu = s.publishers * s.publish_rate, 1.0 / s.service_time
+    lam, mu = load.rate, 1.0 / s.service_time
     if lam >= size * mu:
         return math.inf
     if s.dispatch == "shared":
@@ -197,18 +237,20 @@ def predicted(s: Scenario, metric: str, size: int) -> float | None:
 
 def first_guess(spec: SearchSpec, base: Scenario) -> int:
     """Where a group-size search starts: the smallest size that queueing theory says meets the target, when a
-    closed form applies; else the smallest size that keeps up with the load. Only the runs decide."""
-    stable = smallest_stable_size(base)
-    if spec.field != "group_size" or predicted(base, spec.metric, stable) is None:
-        return stable
-    size = stable
-    while size < spec.high and (predicted(base, spec.metric, size) or 0.0) >= spec.below:
-        size += 1
-    return size
+    closed form applies; else the smallest size that keeps up with the load (the largest over the
+    subscriptions the field sets). Only the runs decide."""
+    guesses = []
+    for load in loads(spec, base):
+        size = smallest_stable_size(load)
+        if spec.name == "group_size" and predicted(load, spec.metric, size) is not None:
+            while size < spec.high and (predicted(load, spec.metric, size) or 0.0) >= spec.below:
+                size += 1
+        guesses.append(size)
+    return max(guesses)
 
 
 def make_search(spec: SearchSpec, base: Scenario) -> IntegerSearch | RateSearch:
-    if spec.field in INTEGER_FIELDS:
+    if spec.name in INTEGER_FIELDS:
         return IntegerSearch(int(spec.low), int(spec.high), first_guess(spec, base))
     assert spec.tolerance is not None
     return RateSearch(float(spec.low), float(spec.high), spec.tolerance)
@@ -225,4 +267,5 @@ def describe(search: IntegerSearch | RateSearch, spec: SearchSpec) -> str:
 
 
 def value_of(field_name: str, value: Any) -> Any:
-    return int(value) if field_name in INTEGER_FIELDS else float(value)
+    """A searched value read back from text; `field_name` may be a path."""
+    return int(value) if field_name.rsplit(".", 1)[-1] in INTEGER_FIELDS else float(value)

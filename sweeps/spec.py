@@ -22,6 +22,7 @@ from pydantic import (
 )
 
 from pubsub import METRICS, MODEL_VERSION, WALL_CLOCK_METRICS, Scenario
+from pubsub.scenario import dotted, split_path, with_paths
 
 from .search import SearchSpec, value_of
 
@@ -65,6 +66,12 @@ class SweepSpec(BaseModel):
     precision: Precision | None = None
     search: SearchSpec | None = Field(None, description="instead of a grid axis: the value that meets a target")
 
+    @field_validator("grid", "together", mode="before")
+    @classmethod
+    def _dotted(cls, table: Any) -> Any:
+        """`subscriptions.email.group_size = [...]` unquoted is a nested TOML table: the same path, dotted."""
+        return dotted(table) if isinstance(table, dict) else table
+
     @field_validator("scenario", "grid", "together")
     @classmethod
     def _known_fields(cls, table: dict, info) -> dict:
@@ -72,7 +79,12 @@ class SweepSpec(BaseModel):
             if key == "seed":
                 raise ValueError("seed is set per replication from the spec's top-level seed")
             if key not in SCENARIO_FIELDS:
-                raise ValueError(f"unknown scenario field {key!r}")
+                if info.field_name == "scenario" or "." not in key:
+                    raise ValueError(f"unknown scenario field {key!r}")
+                try:
+                    split_path(key)
+                except ValueError as error:
+                    raise ValueError(f"{error}") from None
         return table
 
     @field_validator("grid", "together")
@@ -137,14 +149,16 @@ class SweepSpec(BaseModel):
             raise SpecError(f"the grid has {count:,} cells, more than {MAX_CELLS:,}")
         crossed = [dict(zip(self.grid, combo)) for combo in itertools.product(*self.grid.values())]
         cells = []
-        fixed = {k: _none(k, v) for k, v in self.scenario.items()}
+        fixed = _nones(self.scenario)
         for index, (a, b) in enumerate(itertools.product(crossed, rows)):
             varied = {k: _none(k, v) for k, v in {**a, **b}.items()}
+            where = ", ".join(f"{k}={v!r}" for k, v in varied.items()) or "every cell"
             try:
-                scenario = Scenario(**fixed, **varied)
+                scenario = Scenario(**with_paths(fixed, varied))
             except ValidationError as error:
-                where = ", ".join(f"{k}={v!r}" for k, v in varied.items()) or "every cell"
                 raise SpecError(f"cell {where}: {_describe(error, 'scenario')}") from None
+            except ValueError as error:  # a path to a part the scenario does not have
+                raise SpecError(f"cell {where}: {error}") from None
             cells.append(Cell(index, varied, scenario))
         return cells
 
@@ -152,7 +166,8 @@ class SweepSpec(BaseModel):
         """A search's cell: combination `base` with the searched field at `value` (a grid's cell, if it had one)."""
         assert self.search is not None
         varied = {**base.varied, self.search.field: value}
-        return Cell(index, varied, Scenario.model_validate({**base.scenario.model_dump(), self.search.field: value}))
+        fields = with_paths(base.scenario.model_dump(), {self.search.field: value})
+        return Cell(index, varied, Scenario.model_validate(fields))
 
     def probed(self, row: dict[str, str]) -> Cell:
         """The search cell that a row of cells.csv describes."""
@@ -200,8 +215,20 @@ class Run:
 
 
 def _none(field: str, value: Any) -> Any:
-    """The spec's "none" for a field that may be None (e.g. `max_deliveries`: no limit)."""
-    return None if value == "none" and field in OPTIONAL_FIELDS else value
+    """The spec's "none" for a field that may be None (e.g. `max_deliveries`: no limit); `field` may be a path."""
+    return None if value == "none" and field.rsplit(".", 1)[-1] in OPTIONAL_FIELDS else value
+
+
+def _nones(fields: dict[str, Any]) -> dict[str, Any]:
+    """The [scenario] table with "none" made None, in named parts' tables too."""
+    out = {k: _none(k, v) for k, v in fields.items()}
+    for table in ("topics", "subscriptions"):
+        if isinstance(out.get(table), dict):
+            out[table] = {
+                name: {k: _none(k, v) for k, v in part.items()} if isinstance(part, dict) else part
+                for name, part in out[table].items()
+            }
+    return out
 
 
 def _describe(error: ValidationError, whole: str = "spec") -> str:
@@ -253,7 +280,7 @@ def _check_search_ends(search: SearchSpec, cells: list[Cell]) -> None:
     for cell in cells:
         for end in (search.low, search.high):
             try:
-                Scenario.model_validate({**cell.scenario.model_dump(), search.field: end})
+                Scenario.model_validate(with_paths(cell.scenario.model_dump(), {search.field: end}))
             except ValidationError as error:
                 where = ", ".join(f"{k}={v!r}" for k, v in cell.varied.items()) or "every cell"
                 raise SpecError(

@@ -102,6 +102,16 @@ class ResultStore:
         with pa.memory_map(str(self._part(run))) as source:  # the schema holds it: no need to read the data
             return json.loads(pa.ipc.open_file(source).schema.metadata[SUMMARY_KEY])
 
+    def subscription(self, run: Run, name: str) -> dict[str, Any]:
+        """One subscription's metrics in a stored run."""
+        import pyarrow as pa
+
+        from .task import SUBSCRIPTIONS_KEY
+
+        with pa.memory_map(str(self._part(run))) as source:
+            records = json.loads(pa.ipc.open_file(source).schema.metadata[SUBSCRIPTIONS_KEY])
+        return next(r for r in records if r["subscription"] == name)
+
     def error(self, run: Run) -> dict[str, Any] | None:
         """The recorded failure of a run that has not since succeeded."""
         path = self.errors_dir / f"{run.key}.json"
@@ -116,12 +126,20 @@ class ResultStore:
 
         finished = sorted((r for r in runs if self.done(r)), key=lambda r: (r.cell.index, r.replication))
         tables = [decode_part(self._part(r)) for r in finished]
+        paths = [f for f in varied if "." in f]  # a named part's field: a column of its own beside the fields
         rows = [
-            {"cell": r.cell.index, "replication": r.replication, **json.loads(t.schema.metadata[SUMMARY_KEY])}
+            {
+                "cell": r.cell.index,
+                "replication": r.replication,
+                **json.loads(t.schema.metadata[SUMMARY_KEY]),
+                **{path: r.cell.varied.get(path) for path in paths},
+            }
             for r, t in zip(finished, tables)
         ]
         named = any(isinstance(row["topics"], str) for row in rows)
-        columns = {"cell": "int64", "replication": "int64", **scenario_dtypes(named), **metric_dtypes()}
+        fields = scenario_dtypes(named)
+        at_paths = {path: fields[path.rsplit(".", 1)[-1]] for path in paths}
+        columns = {"cell": "int64", "replication": "int64", **fields, **at_paths, **metric_dtypes()}
         frame = pd.DataFrame(rows, columns=list(columns)).astype(columns)
         write_atomically(self.layout.runs, lambda p: frame.to_parquet(p, index=False))
 
