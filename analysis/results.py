@@ -55,7 +55,7 @@ class Results:
     @property
     def named(self) -> bool:
         """Whether the sweep ran a named topology (whose answers are per subscription)."""
-        return bool(len(self.runs)) and self.runs["subscriptions"].notna().any()
+        return bool(len(self.runs)) and bool(self.runs["subscriptions"].notna().any())
 
     def subscriptions(self) -> pd.DataFrame:
         """Each run's metrics per subscription (subscriptions.parquet)."""
