@@ -158,6 +158,11 @@ def paired(runs: pd.DataFrame, varied: list[str], field: str, metrics=PAIRED_MET
     return pd.DataFrame(rows)
 
 
+def p99_target(slo_p99: float | None, service_time: float) -> float:
+    """The p99 target: the one asked for, or by default ten mean service times."""
+    return slo_p99 if slo_p99 is not None else 10 * float(service_time)
+
+
 def capacity(
     summary: pd.DataFrame, varied: list[str], slo_p99: float | None = None, sizes: list[int] | None = None
 ) -> pd.DataFrame:
@@ -176,7 +181,7 @@ def capacity(
     rows = []
     for key, group in summary.groupby(others, sort=True, dropna=False) if others else [((), summary)]:
         cells = group.set_index("group_size")
-        target = slo_p99 if slo_p99 is not None else 10 * float(group["service_time"].iloc[0])
+        target = p99_target(slo_p99, group["service_time"].iloc[0])
         answer, best = "none in the sweep", None
         for size in sizes:
             high = cells["latency_p99_ci_high"].get(size, math.nan)
@@ -216,7 +221,7 @@ def scaling_costs(summary: pd.DataFrame, slo_p99: float | None = None) -> pd.Dat
     below the target (`meets`), and whether no other cell is both cheaper and faster (`pareto`)."""
     if summary.empty or "autoscale" not in summary:
         return pd.DataFrame()
-    target = slo_p99 if slo_p99 is not None else 10 * float(summary["service_time"].iloc[0])
+    target = p99_target(slo_p99, summary["service_time"].iloc[0])
     frame = pd.DataFrame(
         {
             "cell": summary["cell"],

@@ -13,6 +13,7 @@ from pubsub.scenario import TOPIC_FIELDS
 from pubsub.topology import Topology
 
 from . import stats
+from .answers import _label
 
 
 def scenario_of(row: pd.Series) -> Scenario:
@@ -95,7 +96,8 @@ def per_subscription(
     if frame.empty:
         return {}
     base = scenario_of(runs.iloc[0])
-    coupled = any(s.overflow == "block" and s.queue_capacity is not None for s in settings_models(base))
+    groups = [part.settings for part in Topology.of(base).subscriptions]
+    coupled = any(s.overflow == "block" and s.queue_capacity is not None for s in groups)
     out = {}
     for name in dict.fromkeys(parts["subscription"]):
         mine = frame[frame["subscription"] == name]
@@ -114,16 +116,12 @@ def per_subscription(
     return out
 
 
-def settings_models(scenario: Scenario) -> list:
-    return [part.settings for part in Topology.of(scenario).subscriptions]
-
-
 def fixed_size_answer(summary: pd.DataFrame, others: list[str], slo_p99: float | None) -> pd.DataFrame:
     """For a subscription whose group size the sweep did not vary: per setting, whether that one size meets the
     target (its p99 interval wholly below it)."""
     rows = []
     for _, cell in summary.iterrows():
-        target = slo_p99 if slo_p99 is not None else 10 * float(cell["service_time"])
+        target = stats.p99_target(slo_p99, cell["service_time"])
         size = int(cell["group_size"])
         meets = cell["latency_p99_ci_high"] < target
         rows.append(
@@ -148,7 +146,7 @@ def sentence(answers: dict[str, tuple[pd.DataFrame, pd.DataFrame, list[str]]]) -
         targets = " or ".join(f"{t:g} s" for t in sorted(set(answer["slo_p99"])))
         by_answer: dict[str, list[str]] = {}
         for _, row in answer.iterrows():
-            where = ", ".join(f"{_short(f)} {stats_label(row[f])}" for f in others)
+            where = ", ".join(f"{_short(f)} {_label(row[f])}" for f in others)
             by_answer.setdefault(str(row["answer"]), []).append(where)
         said = []
         for text, settings in by_answer.items():
@@ -165,7 +163,3 @@ def _short(path: str) -> str:
     """A varied field as the sentence names it: `orders publish_rate` for `topics.orders.publish_rate`."""
     pieces = path.split(".")
     return " ".join(pieces[1:]) if len(pieces) == 3 else path
-
-
-def stats_label(value) -> str:
-    return format(value, "g") if isinstance(value, (int, float)) else str(value)

@@ -168,6 +168,7 @@ class LiveRun:
         self.url = url
         self.scale = time_scale
         self.topology = Topology(scenario, f"pubsub-live:{uuid.uuid4().hex[:12]}")
+        self.parts = Parts.of(scenario)  # the simulator's topics and subscriptions, whose draws the run uses
         self.plans = plans or {}
         self.stopping = False
         self.timeout_ms = max(1, round(scenario.ack_timeout * time_scale * 1000))
@@ -194,7 +195,7 @@ class LiveRun:
             for t, g in itertools.product(range(s.topic_count), range(s.subscribers)):
                 states = {stream: StreamState(self.timeout_ms / 1000) for stream in top.streams(t)}
                 # The group's redeliveries draw from its retry streams, in order.
-                retries = Work.of(Parts.of(s).subscriptions[t * s.subscribers + g])
+                retries = Work.of(self.parts.subscriptions[t * s.subscribers + g])
                 for i in range(s.group_size):
                     conn = await self._connect()
                     connections.append(conn)
@@ -234,7 +235,7 @@ class LiveRun:
         plans = [
             self.plans[topic, p] if (topic, p) in self.plans else schedule(s, topic, p) for p in range(s.publishers)
         ]
-        parts = Parts.of(s).subscriptions[topic * s.subscribers : (topic + 1) * s.subscribers]
+        parts = self.parts.subscriptions[topic * s.subscribers : (topic + 1) * s.subscribers]
         works = [Work.of(part) for part in parts]
         entries: list[list[tuple[float, str, dict]]] = [[] for _ in plans]
         for at, p, key in sorted((at, p, key) for p, plan in enumerate(plans) for at, key in plan):

@@ -286,9 +286,8 @@ class Scenario(SubscriptionSettings, TopicSettings, Shape):
                 for key in fields if isinstance(fields, dict) else ():
                     if key in own or (table == "subscriptions" and key == "topics"):
                         continue
-                    if key in TOPIC_FIELDS or key in SUBSCRIPTION_FIELDS or key in RUN_FIELDS:
-                        where = "the run's" if key in RUN_FIELDS else ("a topic's" if key in TOPIC_FIELDS
-                                                                       else "a subscription's")  # fmt: skip
+                    where = _whose(key)
+                    if where is not None:
                         raise ValueError(
                             f"{table}.{name}.{key} ({fields[key]!r}) is {where} field, not {kind}: "
                             f"set it {'at the top' if key in RUN_FIELDS else 'in that part, or at the top'}"
@@ -409,6 +408,15 @@ class Scenario(SubscriptionSettings, TopicSettings, Shape):
         return self.sample_interval if self.sample_interval is not None else self.duration / 200
 
 
+def _whose(name: str) -> str | None:
+    """Which level a field belongs to, as an error names it: "a topic's", "a subscription's", "the run's"."""
+    if name in TOPIC_FIELDS:
+        return "a topic's"
+    if name in SUBSCRIPTION_FIELDS:
+        return "a subscription's"
+    return "the run's" if name in RUN_FIELDS else None
+
+
 def split_path(path: str) -> tuple[str | None, str | None, str]:
     """A field's address in a Scenario: (None, None, field) for a flat field, or (table, part, field) for a named
     part's, written `subscriptions.email.group_size` or `topics.orders.publish_rate`. Raises ValueError naming
@@ -423,10 +431,8 @@ def split_path(path: str) -> tuple[str | None, str | None, str]:
     table, part, name = pieces
     own, kind = (TOPIC_FIELDS, "topic") if table == "topics" else (SUBSCRIPTION_FIELDS, "subscription")
     if name not in own:
-        where = "the run's" if name in RUN_FIELDS else "not a field"
-        if name in TOPIC_FIELDS or name in SUBSCRIPTION_FIELDS:
-            where = f"a {'topic' if name in TOPIC_FIELDS else 'subscription'}'s field"
-        raise ValueError(f"{path!r}: {name} is {where}, not a {kind}'s")
+        where = _whose(name)
+        raise ValueError(f"{path!r}: {name} is {f'{where} field' if where else 'not a field'}, not a {kind}'s")
     return table, part, name
 
 
