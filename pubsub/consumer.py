@@ -6,11 +6,12 @@ import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from asimpy import Environment, FirstOf, Interrupt, Process, Timeout
+from asimpy import Environment, FirstOf, Interrupt, Timeout
 
 from .batches import Batches
 from .mailbox import Mailbox
 from .message import Copy
+from .process import Process
 from .trace import Trace
 
 if TYPE_CHECKING:
