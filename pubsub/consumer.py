@@ -1,4 +1,4 @@
-"""Consumers: processes that take copies from their mailboxes and process them one at a time."""
+"""Consumers: processes that take copies from their mailbox and process them one at a time."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from asimpy import Environment, FirstOf, Interrupt, Timeout
+from asimpy import Environment, Interrupt, Timeout
 
 from .batches import Batches
 from .mailbox import Mailbox
@@ -21,18 +21,8 @@ if TYPE_CHECKING:
 CRASH, RETIRE = "crash", "retire"  # why a consumer is interrupted
 
 
-class FirstCopy(FirstOf):
-    """`FirstOf` several mailboxes' `get`s that, when cancelled (a consumer retired while waiting), cancels
-    them too, so that no mailbox later hands a copy to a waiter that is gone."""
-
-    def cancel(self) -> None:
-        for event in self._events.values():
-            event.cancel()
-        super().cancel()
-
-
 class Consumer(Process):
-    """Takes the next copy from its mailboxes, works on it, then reports.
+    """Takes the next copy from its mailbox, works on it, then reports to its subscription.
 
     An attempt lasts its service time plus `service_overhead`, and starts no
     earlier than `delivery_delay` after its message was published. A first
@@ -43,8 +33,8 @@ class Consumer(Process):
     With `batches` it takes up to a batch of waiting copies from one mailbox
     at once, and they all finish when the batch does.
 
-    A consumer may belong to several subscriptions (the chapter's Analytics reads
-    two topics); it then waits on all its mailboxes at once with `FirstOf`.
+    Its mailbox is its group's queue or its own (a subscription of several topics
+    still has one queue: the copies of all its topics in arrival order).
     `busy_time` accumulates the time spent processing after `warmup`.
     """
 
@@ -73,13 +63,15 @@ class Consumer(Process):
         self.delivery_delay = delivery_delay
         self.service_overhead = service_overhead
         self.trace = trace
-        self.inboxes: list[tuple[Mailbox, Subscription]] = []
+        self.mailbox: Mailbox | None = None
+        self.subscription: Subscription | None = None
         self.busy = 0
         self.busy_since = 0.0
         self.busy_time = 0.0
 
     def listen(self, mailbox: Mailbox, subscription: Subscription) -> None:
-        self.inboxes.append((mailbox, subscription))
+        """Take copies from `mailbox`, for `subscription` (before the consumer starts)."""
+        self.mailbox, self.subscription = mailbox, subscription
 
     def retire(self, now: float) -> None:
         """Take nothing new: an idle consumer stops now, a busy one when its attempt (or batch) ends and its
@@ -109,12 +101,12 @@ class Consumer(Process):
 
     async def run(self):
         env: Environment = self._env
-        inboxes = self.inboxes
+        mailbox, subscription = self.mailbox, self.subscription
         warmup, trace = self.warmup, self.trace
         delay, overhead = self.delivery_delay, self.service_overhead
-        if not inboxes:
+        if mailbox is None or subscription is None:
             return
-        copy, subscription = None, inboxes[0][1]
+        copy = None
         while True:
             try:
                 while self.startup or self.joining:
@@ -126,19 +118,13 @@ class Consumer(Process):
                         if self.joined is not None:
                             self.joined(env.now, self)  # which may hold it (a cooperative rebalance)
                 if self.batches is not None:
-                    await self._run_batches(self.batches)
+                    await self._run_batches(self.batches, mailbox, subscription)
                     return
-                single = len(inboxes) == 1
-                mailbox, subscription = inboxes[0]
                 while True:
                     now = env.now
-                    if single:
-                        copy = mailbox.take(now)
-                        if copy is None:
-                            copy = await mailbox.get()
-                            now = env.now
-                    else:
-                        copy, mailbox, subscription = await self._next(now)
+                    copy = mailbox.take(now)
+                    if copy is None:
+                        copy = await mailbox.get()
                         now = env.now
                     delivers = mailbox.delivers  # False for a prefetch buffer: the push was the delivery
                     if delivers:
@@ -188,12 +174,14 @@ class Consumer(Process):
                 self.down = False
                 self.joining = True
 
-    async def _run_batches(self, batches: Batches):
+    async def _run_batches(self, batches: Batches, mailbox: Mailbox, subscription: Subscription):
         env: Environment = self._env
         warmup, trace = self.warmup, self.trace
         delay, overhead = self.delivery_delay, self.service_overhead
         while True:
-            first, mailbox, subscription = await self._next(env.now)
+            first = mailbox.take(env.now)
+            if first is None:
+                first = await mailbox.get()
             now = env.now
             batch = [first]
             while len(batch) < batches.size and (copy := mailbox.take(now)) is not None:
@@ -235,17 +223,3 @@ class Consumer(Process):
             if self.retiring and (delivers or not len(mailbox)):
                 self.stopped_at = end
                 return
-
-    async def _next(self, now: float) -> tuple[Copy, Mailbox, Subscription]:
-        """The next copy from any mailbox, and whose it is: mailboxes with copies waiting first, in order."""
-        for mailbox, subscription in self.inboxes:
-            copy = mailbox.take(now)
-            if copy is not None:
-                return copy, mailbox, subscription
-        if len(self.inboxes) == 1:
-            mailbox, subscription = self.inboxes[0]
-            return await mailbox.get(), mailbox, subscription
-        waits = {str(i): mailbox.get() for i, (mailbox, _) in enumerate(self.inboxes)}
-        which, copy = await FirstCopy(self._env, **waits)
-        mailbox, subscription = self.inboxes[int(which)]
-        return copy, mailbox, subscription

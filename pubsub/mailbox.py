@@ -81,11 +81,11 @@ class Mailbox:
         """A consumer finished a copy it took from here (only a prefetch buffer cares)."""
 
     def get(self) -> Event:
-        """An event whose value is the next copy handed out (for use with `FirstOf`).
+        """An event whose value is the next copy handed out.
 
-        If the event is cancelled after a copy was handed to it (a `FirstOf`
-        that another mailbox won, or a consumer retired as the copy came), the
-        copy goes back to the head of its queue.
+        If the event is cancelled after a copy was handed to it (its consumer
+        crashed or retired as the copy came), the copy goes back to the head of
+        its queue.
         """
         event = Event(self._env)
         event._on_cancel = self._put_back

@@ -144,8 +144,8 @@ def test_drain_time_is_nan_without_outage_or_recovery():
 
 
 def test_a_copy_handed_to_a_get_that_is_then_cancelled_goes_back_to_the_head_of_its_own_queue():
-    """A consumer waiting on several mailboxes (`FirstOf`) may be handed a copy by one and take another's: the copy
-    goes back where it was, a redelivery ahead of the other redeliveries, still known to be waiting there."""
+    """A consumer may crash or retire in the instant a copy is handed to its get: the copy goes back where it was,
+    a redelivery ahead of the other redeliveries, still known to be waiting there."""
     env = Environment()
     box = Mailbox(env, None)
     first, second, new = (Copy(Message(i, "t", 0, 0.0, False), box, 1.0, False) for i in range(3))
