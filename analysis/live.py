@@ -58,7 +58,7 @@ def validation_figure(layout: Layout):
         ax.set_xticks(list(positions), [label for _, label in STATISTICS])
         ax.set_ylim(bottom=0)
         ax.set_title(f"{case}\n{'; '.join(errors)}", fontsize=9)
-        ax.set_ylabel("latency (mean service times)")
+        ax.set_ylabel("latency (model s)")
     for ax in list(axes.flat)[len(cases) :]:
         ax.set_visible(False)
     handles, labels = axes[0, 0].get_legend_handles_labels()

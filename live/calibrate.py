@@ -49,10 +49,24 @@ class Calibration:
     publish_to_receive: float  # raw: scheduled publish to the idle consumer's receipt
     samples: int
 
-    def fields(self, scenario: Scenario, time_scale: float) -> dict[str, float]:
-        """The Scenario fields that carry these costs into the simulator, for `scenario` at `time_scale`."""
-        overhead = self.service_overhead_ack if scenario.ack else self.service_overhead_noack
+    def fields(self, ack: bool, time_scale: float) -> dict[str, float]:
+        """The subscription fields that carry these costs into the simulator, with or without acknowledgments,
+        at `time_scale`."""
+        overhead = self.service_overhead_ack if ack else self.service_overhead_noack
         return {"delivery_delay": self.delivery_delay / time_scale, "service_overhead": overhead / time_scale}
+
+    def applied(self, scenario: Scenario, time_scale: float) -> Scenario:
+        """`scenario` as the simulator should run it to stand for the real broker: every subscription with
+        these costs (its own, by whether it acknowledges)."""
+        if not scenario.named:
+            return scenario.model_copy(update=self.fields(scenario.ack, time_scale))
+        dumped = scenario.model_dump()
+        parts = {part.name: part.settings for part in Topology.of(scenario).subscriptions}
+        dumped["subscriptions"] = {
+            name: {**fields, **self.fields(parts[name].ack, time_scale)}
+            for name, fields in dumped["subscriptions"].items()
+        }
+        return Scenario(**dumped)
 
     def as_dict(self) -> dict[str, float]:
         return asdict(self)

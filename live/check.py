@@ -3,11 +3,14 @@
 Every case runs a few replications on the real broker and, with the same seeds
 (the same draws), in the simulator twice: calibrated (the measured
 `delivery_delay` and `service_overhead`) and not. The bounds apply to the mean
-over replications of the calibrated simulation against the real runs.
+over replications of the calibrated simulation against the real runs: of the
+whole run, or for a named topology of each subscription alone (its rows are
+`<case>/<subscription>`).
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 import platform
@@ -23,6 +26,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from pubsub import MODEL_VERSION, Scenario, simulate
+from pubsub.demo import chapter
 from sweeps.layout import Layout, write_atomically, write_json
 
 from . import measure, runner
@@ -38,6 +42,14 @@ class Case:
     name: str
     what: str
     fields: dict[str, Any]
+    time_scale: float = TIME_SCALE  # real s per model s
+
+
+def _chapter() -> dict[str, Any]:
+    """The seed chapter's system (the shipped spec's), Email with the two consumers that keep up (ρ = 0.75)."""
+    fields = copy.deepcopy(chapter())
+    fields["subscriptions"]["email"]["group_size"] = 2
+    return fields
 
 
 _SHARED = {"dispatch": "shared", "service_time": SERVICE_TIME}
@@ -74,8 +86,15 @@ CASES = [
             "max_deliveries": 3,
         },
     ),
+    Case(
+        "chapter",
+        "the chapter's topology: inventory (1 consumer, ρ = 0.1), email (2, ρ = 0.75), analytics of both topics"
+        " (1, ρ = 0.65); 1 model s = 50 ms",
+        _chapter(),
+        time_scale=0.05,
+    ),
 ]
-QUICK = ["shared-1-rho0.5", "shared-2-rho0.8", "fan-out", "acks"]
+QUICK = ["shared-1-rho0.5", "shared-2-rho0.8", "fan-out", "acks", "chapter"]
 
 
 @dataclass(frozen=True)
@@ -164,29 +183,46 @@ def run_check(server: Server, results: Path, quick: bool = False, progress: bool
         if bar.disable:  # no terminal for a bar: a line per run, so that long work still shows progress
             print(f"live check: {case.name}, replication {replication + 1} of {suite.replications}", file=sys.stderr)
         scenario = Scenario(**case.fields, duration=suite.duration, warmup=suite.warmup, seed=seed)
-        as_simulated = scenario.model_copy(update=calibration.fields(scenario, TIME_SCALE))
-        log = runner.run(scenario, server.url, TIME_SCALE)
-        metrics = measure.summarize(log)
-        calibrated, uncalibrated = simulate(as_simulated).summary, simulate(scenario).summary
-        rows.append(
-            {
-                "case": case.name,
-                "replication": replication,
-                **as_simulated.model_dump(),
-                **metrics,
-                "time_scale": TIME_SCALE,
-                "conserved": log.server["holds"],
-                "publish_lateness_max": max((late for late in _lateness(log)), default=0.0),
-                "server_calls": json.dumps(dict(log.calls)),
-                "server_conservation": json.dumps(log.server["groups"]),
-                # The simulator on the same seed, with and without the measured costs.
-                **{f"calibrated_{m}": calibrated[m] for m in SIMULATED},
-                **{f"uncalibrated_{m}": uncalibrated[m] for m in SIMULATED},
-            }
-        )
+        as_simulated = calibration.applied(scenario, case.time_scale)
+        log = runner.run(scenario, server.url, case.time_scale)
+        calibrated, uncalibrated = simulate(as_simulated), simulate(scenario)
+        run = {
+            "replication": replication,
+            **as_simulated.summary_fields(),
+            "time_scale": case.time_scale,
+            "conserved": log.server["holds"],
+            "publish_lateness_max": max((late for late in _lateness(log)), default=0.0),
+            "server_calls": json.dumps(dict(log.calls)),
+            "server_conservation": json.dumps(log.server["groups"]),
+        }
+        if scenario.named:  # each subscription held to its own twin
+            real = measure.by_subscription(log)
+            for name in real.index:
+                rows.append(
+                    {
+                        "case": f"{case.name}/{name}",
+                        "subscription": name,
+                        **run,
+                        **real.loc[name].to_dict(),
+                        **_twins(calibrated.by_subscription.loc[name], uncalibrated.by_subscription.loc[name]),
+                    }
+                )
+        else:
+            rows.append(
+                {
+                    "case": case.name,
+                    "subscription": "",
+                    **run,
+                    **measure.summarize(log),
+                    **_twins(calibrated.summary, uncalibrated.summary),
+                }
+            )
     bar.close()
     live = pd.DataFrame(rows)
-    validation = _validate(suite, live)
+    # A uniform case's topics and subscriptions are counts, a named one's JSON text: one type for the column.
+    for column in ("topics", "subscriptions"):
+        live[column] = [json.dumps(value) if not isinstance(value, str) else value for value in live[column]]
+    validation = _validate(live)
     conserved = bool(live["conserved"].all())
     passed = bool(validation["pass"].all()) and conserved
     wall = time.perf_counter() - started
@@ -200,18 +236,27 @@ def run_check(server: Server, results: Path, quick: bool = False, progress: bool
     return Outcome(validation, calibration, passed, wall, conserved, layout.folder)
 
 
-def _validate(suite: Suite, live: pd.DataFrame) -> pd.DataFrame:
-    """Per case and bounded metric: the means over replications, both errors, the verdict."""
+def _twins(calibrated, uncalibrated) -> dict[str, float]:
+    """The simulator on the same seed, with and without the measured costs."""
+    return {
+        **{f"calibrated_{m}": calibrated[m] for m in SIMULATED},
+        **{f"uncalibrated_{m}": uncalibrated[m] for m in SIMULATED},
+    }
+
+
+def _validate(live: pd.DataFrame) -> pd.DataFrame:
+    """Per case (or subscription of a named case) and bounded metric: the means over replications, both errors,
+    the verdict."""
     rows = []
-    for case in suite.cases:
-        runs = live[live["case"] == case.name]
+    for case in dict.fromkeys(live["case"]):
+        runs = live[live["case"] == case]
         for metric, bound in BOUNDS.items():
             r, c, u = (
                 float(runs[column].mean()) for column in (metric, f"calibrated_{metric}", f"uncalibrated_{metric}")
             )
             rows.append(
                 {
-                    "case": case.name,
+                    "case": case,
                     "metric": metric,
                     "real": r,
                     "calibrated": c,
@@ -241,6 +286,7 @@ def _manifest(
         "broker_binary": server.binary,
         "started_here": server.started_here,
         "time_scale": TIME_SCALE,
+        "time_scales": {c.name: c.time_scale for c in suite.cases if c.time_scale != TIME_SCALE},
         "calibration_real_seconds": calibration.as_dict(),
         "calibration_model_seconds": {
             "delivery_delay": calibration.delivery_delay / TIME_SCALE,
@@ -266,10 +312,10 @@ def _manifest(
 
 def table(outcome: Outcome) -> str:
     """The validation table as text: calibrated and uncalibrated errors side by side."""
-    lines = [f"{'case':<18} {'metric':<14} {'real':>9} {'calibrated':>11} {'uncalibrated':>13}  {'bound':<18} result"]
+    lines = [f"{'case':<19} {'metric':<14} {'real':>9} {'calibrated':>11} {'uncalibrated':>13}  {'bound':<18} result"]
     for row in outcome.validation.to_dict("records"):
         lines.append(
-            f"{row['case']:<18} {row['metric']:<14} {row['real']:>9.4g} {_err(row['calibrated_error']):>11} "
+            f"{row['case']:<19} {row['metric']:<14} {row['real']:>9.4g} {_err(row['calibrated_error']):>11} "
             f"{_err(row['uncalibrated_error']):>13}  {row['bound']:<18} {'pass' if row['pass'] else 'FAIL'}"
         )
     return "\n".join(lines)

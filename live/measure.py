@@ -10,88 +10,133 @@ the run ends.
 from __future__ import annotations
 
 import math
-from collections import defaultdict
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
 
 import numpy as np
+import pandas as pd
 
-from pubsub import METRICS
+from pubsub import METRICS, WALL_CLOCK_METRICS
 from pubsub.metrics import backlog_metrics, latency_metrics, throughput
+from pubsub.topology import Topology as Parts
 
 from .runner import Attempt, Log
 
 
 def summarize(log: Log) -> dict[str, float]:
-    """Every metric of `pubsub.METRICS` for the live run in `log`."""
+    """Every metric of `pubsub.METRICS` for the live run in `log`, over all its subscriptions."""
+    parts = [_Measured.of(log, g) for g in range(len(Parts.of(log.scenario).subscriptions))]
+    return _metrics(log, parts, published=sum(len(p) for p in _published(log).values()))
+
+
+def by_subscription(log: Log) -> pd.DataFrame:
+    """The same metrics for each subscription alone, as `pubsub.simulate`'s `by_subscription`: a row per
+    subscription, indexed by its name; `published` counts the copies offered to it."""
+    subscriptions = Parts.of(log.scenario).subscriptions
+    rows = []
+    for g in range(len(subscriptions)):
+        part = _Measured.of(log, g)
+        rows.append(_metrics(log, [part], published=part.copies))
+    names = [m for m in METRICS if m not in WALL_CLOCK_METRICS]
+    index = pd.Index([s.name for s in subscriptions], name="subscription")
+    return pd.DataFrame([[row[m] for m in names] for row in rows], index=index, columns=names)
+
+
+def _published(log: Log) -> dict[int, list[tuple[str, float]]]:
+    """Per topic: (copy, scheduled publish time) of each message published within the run."""
+    published: dict[int, list[tuple[str, float]]] = defaultdict(list)
+    for topic, copy, scheduled, _ in log.published:
+        if scheduled <= log.scenario.duration:
+            published[topic].append((copy, scheduled))
+    return published
+
+
+@dataclass
+class _Measured:
+    """What one subscription's copies did within the run: counts, waiting intervals, first successes."""
+
+    subscription: int
+    group_size: int
+    copies: int = 0
+    counts: Counter = field(default_factory=Counter)
+    entered: list[float] = field(default_factory=list)
+    left: list[float] = field(default_factory=list)
+    firsts: list[tuple[float, float, float]] = field(default_factory=list)  # published, started, finished
+
+    @classmethod
+    def of(cls, log: Log, g: int) -> _Measured:
+        s, at, end = log.scenario, log.model_time, log.scenario.duration
+        part = Parts.of(s).subscriptions[g]
+        settings = part.settings
+        topics = [i for i, t in enumerate(Parts.of(s).topics) if t.name in part.topics]
+        published = _published(log)
+        attempts: dict[str, list[Attempt]] = defaultdict(list)
+        for a in log.attempts:
+            if a.subscription == g and at(a.taken) <= end:
+                attempts[a.copy].append(a)
+        dead = {copy: at(when) for sub, copy, when in log.dead if sub == g and at(when) <= end}
+        measured = cls(g, settings.group_size)
+        counts = measured.counts
+        for t in topics:
+            for copy, scheduled in published[t]:
+                measured.copies += 1
+                tries = sorted(attempts.get(copy, []), key=lambda a: a.taken)
+                dead_at = dead.get(copy, math.inf)
+                success = next((a for a in tries if a.outcome == "processed" and at(a.ended) <= end), None)
+                settled_at = min(dead_at, at(success.ended) if success else math.inf)
+                counts["delivered"] += len(tries)
+                counts["redelivered"] += sum(a.delivery > 1 for a in tries)
+                for a in tries:
+                    if a.outcome in ("duplicate", "suppressed") and at(a.ended) <= end:
+                        counts["suppressed" if a.outcome == "suppressed" else "duplicates"] += 1
+                if success:
+                    counts["processed"] += 1
+                    measured.firsts.append((scheduled, at(success.taken), at(success.ended)))
+                if dead_at <= end:
+                    counts["dead_lettered"] += 1
+                timeout = settings.ack_timeout if settings.ack else None
+                waits = _waiting(scheduled, [at(a.taken) for a in tries], timeout, settled_at, dead_at < math.inf)
+                for start, stop in waits:
+                    if start > end:
+                        continue  # expires only after the run
+                    measured.entered.append(start)
+                    if stop <= end:
+                        measured.left.append(stop)
+                if settled_at > end:
+                    if any(start <= end < stop for start, stop in waits):
+                        counts["backlog_final"] += 1
+                    else:
+                        counts["in_flight_final"] += 1
+        return measured
+
+
+def _metrics(log: Log, parts: list[_Measured], published: int) -> dict[str, float]:
+    """The metrics of the copies of `parts` (one subscription, or all)."""
     s = log.scenario
     end, warmup = s.duration, s.warmup
-    at = log.model_time
-    subscriptions = [(t, g) for t in range(s.topic_count) for g in range(s.subscribers)]
-
-    published: dict[int, list[tuple[str, float]]] = {t: [] for t in range(s.topic_count)}  # copy, scheduled
-    for topic, copy, scheduled, _ in log.published:
-        if scheduled <= end:
-            published[topic].append((copy, scheduled))
-    attempts: dict[tuple[int, int, str], list[Attempt]] = defaultdict(list)
-    for a in log.attempts:
-        if at(a.taken) <= end:
-            attempts[a.topic, a.subscription, a.copy].append(a)
-    dead = {(t, g, copy): at(when) for t, g, copy, when in log.dead if at(when) <= end}
-
-    counts = dict.fromkeys(("delivered", "processed", "redelivered", "duplicates", "suppressed", "dead_lettered"), 0)
-    counts["published"] = sum(len(p) for p in published.values())
-    backlog_final = in_flight_final = 0
-    entered, left, firsts = [], [], []  # waiting intervals; (published, started, finished) of first successes
-    for t, g in subscriptions:
-        for copy, scheduled in published[t]:
-            tries = sorted(attempts.get((t, g, copy), []), key=lambda a: a.taken)
-            dead_at = dead.get((t, g, copy), math.inf)
-            success = next((a for a in tries if a.outcome == "processed" and at(a.ended) <= end), None)
-            settled_at = min(dead_at, at(success.ended) if success else math.inf)
-            counts["delivered"] += len(tries)
-            counts["redelivered"] += sum(a.delivery > 1 for a in tries)
-            for a in tries:
-                if a.outcome in ("duplicate", "suppressed") and at(a.ended) <= end:
-                    counts["suppressed" if a.outcome == "suppressed" else "duplicates"] += 1
-            if success:
-                counts["processed"] += 1
-                firsts.append((scheduled, at(success.taken), at(success.ended)))
-            if dead_at <= end:
-                counts["dead_lettered"] += 1
-            waits = _waiting(
-                scheduled,
-                [at(a.taken) for a in tries],
-                s.ack_timeout if s.ack else None,
-                settled_at,
-                dead_at < math.inf,
-            )
-            for start, stop in waits:
-                if start > end:
-                    continue  # expires only after the run
-                entered.append(start)
-                if stop <= end:
-                    left.append(stop)
-            if settled_at > end:
-                if any(start <= end < stop for start, stop in waits):
-                    backlog_final += 1
-                else:
-                    in_flight_final += 1
-
-    firsts_array = np.array(firsts, dtype=float).reshape(-1, 3)
-    utilization, busiest = _utilization(log, s.topic_count * s.subscribers * s.group_size)
+    counts = sum((p.counts for p in parts), Counter())
+    firsts = np.array([f for p in parts for f in p.firsts], dtype=float).reshape(-1, 3)
+    entered = np.sort(np.array([t for p in parts for t in p.entered], dtype=float))
+    left = np.sort(np.array([t for p in parts for t in p.left], dtype=float))
+    consumers = sum(p.group_size for p in parts)
+    utilization, busiest = _utilization(log, {p.subscription for p in parts}, consumers)
+    delivered = counts["delivered"]
     metrics: dict[str, float] = {
-        **counts,
+        **{name: counts[name] for name in ("delivered", "processed", "redelivered", "duplicates", "suppressed")},
+        "dead_lettered": counts["dead_lettered"],
+        "published": published,
         "dropped": 0,
-        "backlog_final": backlog_final,
-        "in_flight_final": in_flight_final,
-        **latency_metrics(firsts_array[:, 0], firsts_array[:, 1], firsts_array[:, 2], warmup),
-        **backlog_metrics(np.sort(entered), np.sort(left), warmup, end),
-        "throughput": throughput(firsts_array[:, 2], warmup, end),
+        "backlog_final": counts["backlog_final"],
+        "in_flight_final": counts["in_flight_final"],
+        **latency_metrics(firsts[:, 0], firsts[:, 1], firsts[:, 2], warmup),
+        **backlog_metrics(entered, left, warmup, end),
+        "throughput": throughput(firsts[:, 2], warmup, end),
         "utilization": utilization,
         "utilization_max": busiest,
         # Groups on the broker are fixed (autoscaling is refused): consumers cost their size × the window.
-        "consumer_seconds": s.topic_count * s.subscribers * s.group_size * (end - warmup),
-        "group_size_mean": float(s.group_size),
-        "group_size_max": s.group_size,
+        "consumer_seconds": consumers * (end - warmup),
+        "group_size_mean": float(consumers) / len(parts),
+        "group_size_max": max(p.group_size for p in parts),
         "scale_ups": 0,
         "scale_downs": 0,
         "lost": 0,  # crashes are refused on the broker
@@ -100,7 +145,7 @@ def summarize(log: Log) -> dict[str, float]:
         "paused_seconds": 0.0,
         "drain_time": math.nan,
         "wall_seconds": log.wall_seconds,
-        "sim_rate": counts["delivered"] / log.wall_seconds,
+        "sim_rate": delivered / log.wall_seconds,
     }
     return {name: metrics[name] for name in METRICS}
 
@@ -130,14 +175,16 @@ def _waiting(
     return intervals
 
 
-def _utilization(log: Log, consumers: int) -> tuple[float, float]:
-    """The consumers' utilization, and the busiest one's, over the measured window."""
+def _utilization(log: Log, subscriptions: set[int], consumers: int) -> tuple[float, float]:
+    """The consumers' utilization in `subscriptions`, and the busiest one's, over the measured window."""
     s, at = log.scenario, log.model_time
-    busy: dict[tuple[int, int, int], float] = {}
+    busy: dict[tuple[int, int], float] = {}
     for a in log.attempts:
+        if a.subscription not in subscriptions:
+            continue
         start = max(at(a.taken), s.warmup)
         stop = min(at(a.ended) if not math.isnan(a.ended) else s.duration, s.duration)
-        who = (a.topic, a.subscription, a.consumer)
+        who = (a.subscription, a.consumer)
         busy[who] = busy.get(who, 0.0) + max(0.0, stop - start)
     window = s.duration - s.warmup
     return sum(busy.values()) / (consumers * window), max(busy.values(), default=0.0) / window

@@ -4,11 +4,12 @@ Model seconds become real seconds times `time_scale`. Every publisher publishes
 open-loop on an absolute schedule (its gaps from `pubsub.randomness`), so a
 late publisher cannot hide queueing: latency counts from the scheduled time.
 Every message carries its copies' first-attempt work, drawn as the simulator
-draws it (`pubsub.work.Work`). Every consumer has its own connection, reads
-with `XREADGROUP`, sleeps the copy's service time (a redelivery's comes from its
-group's retry draws), then fails (no acknowledgment) or acknowledges. What
-happened is logged with loop-clock timestamps; `live.measure` turns the log
-into the simulator's metrics.
+draws it (`pubsub.work.Work`: each subscription draws in the order its copies
+arrive, across all the topics it reads). Every consumer has its own connection,
+reads with `XREADGROUP`, sleeps the copy's service time (a redelivery's comes
+from its group's retry draws), then fails (no acknowledgment) or acknowledges.
+What happened is logged with loop-clock timestamps; `live.measure` turns the
+log into the simulator's metrics.
 """
 
 from __future__ import annotations
@@ -41,6 +42,31 @@ redis.call('XADD', KEYS[2], '*', 'stream', KEYS[1], 'id', ARGV[2])
 redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
 return 1
 """
+# The oldest waiting entry of a group across several streams (its topics, or its partitions), read for a
+# consumer: the heads after each stream's last-delivered id compared by scheduled publish time, as the
+# simulator's single FIFO would hand them out. Nil when every stream is drained. Never blocks.
+OLDEST = """
+local best, best_time
+for _, key in ipairs(KEYS) do
+  local last
+  for _, group in ipairs(redis.call('XINFO', 'GROUPS', key)) do
+    local info = {}
+    for i = 1, #group, 2 do info[group[i]] = group[i + 1] end
+    if info['name'] == ARGV[1] then last = info['last-delivered-id'] end
+  end
+  local head = redis.call('XRANGE', key, '(' .. last, '+', 'COUNT', 1)
+  if #head > 0 then
+    local fields, at = head[1][2], nil
+    for i = 1, #fields, 2 do if fields[i] == 't' then at = tonumber(fields[i + 1]) end end
+    if best == nil or at < best_time then best, best_time = key, at end
+  end
+end
+if best == nil then return false end
+if ARGV[3] == '1' then
+  return redis.call('XREADGROUP', 'GROUP', ARGV[1], ARGV[2], 'COUNT', 1, 'NOACK', 'STREAMS', best, '>')
+end
+return redis.call('XREADGROUP', 'GROUP', ARGV[1], ARGV[2], 'COUNT', 1, 'STREAMS', best, '>')
+"""
 IDLE_BLOCK_MS = 100  # how long an idle consumer's read blocks when no delivery of its group can expire sooner
 CLOSE = 0.001  # s: an expiry this close is waited for on the client's clock (the server's tick is 2 ms)
 LEAD = 0.2  # s between the end of set-up and the first scheduled publish
@@ -50,8 +76,8 @@ LEAD = 0.2  # s between the end of set-up and the first scheduled publish
 class Attempt:
     """One delivery of a copy to a consumer and what came of it. Times are the loop's clock, s."""
 
-    topic: int
-    subscription: int
+    topic: int  # the copy's, numbered as pubsub.topology orders topics
+    subscription: int  # numbered as pubsub.topology orders subscriptions
     consumer: int
     copy: str  # "<stream> <entry id>": unique within a subscription
     published: float  # the message's scheduled publish time, model s
@@ -70,8 +96,8 @@ class Log:
     start: float  # loop time of model time 0
     published: list[tuple[int, str, float, float]] = field(default_factory=list)  # topic, copy, scheduled (model), at
     attempts: list[Attempt] = field(default_factory=list)
-    dead: list[tuple[int, int, str, float]] = field(default_factory=list)  # topic, subscription, copy, at
-    acknowledged: Counter = field(default_factory=Counter)  # (topic, subscription) -> XACKs that settled a copy
+    dead: list[tuple[int, str, float]] = field(default_factory=list)  # subscription, copy, at
+    acknowledged: Counter = field(default_factory=Counter)  # subscription -> XACKs that settled a copy
     server: dict = field(default_factory=dict)  # the conservation check, read from the server at the end
     calls: Counter = field(default_factory=Counter)  # server round trips by kind, for diagnosis
     wall_seconds: float = math.nan
@@ -81,7 +107,7 @@ class Log:
 
 
 class StreamState:
-    """What the consumers reading one stream for one group share in this process.
+    """What the consumers reading the same streams for one group share in this process.
 
     When each unsettled delivery may expire: an idle consumer blocks on the
     server only until the next of these, then asks the server (XAUTOCLAIM)
@@ -111,6 +137,10 @@ class StreamState:
         while heap and self._current.get(heap[0][1]) != heap[0][2]:
             heapq.heappop(heap)  # settled, or delivered again since
         return heap[0][0] if heap else None
+
+    def next_stream(self) -> str:
+        """The stream of the delivery that expires next (call after `next` found one)."""
+        return self._heap[0][1].split()[0]
 
     def postpone(self) -> None:
         """The next deadline passed but the server had nothing to claim yet: look again a little later."""
@@ -168,10 +198,13 @@ class LiveRun:
         self.url = url
         self.scale = time_scale
         self.topology = Topology(scenario, f"pubsub-live:{uuid.uuid4().hex[:12]}")
-        self.parts = Parts.of(scenario)  # the simulator's topics and subscriptions, whose draws the run uses
+        self.parts = self.topology.parts  # the simulator's topics and subscriptions, whose draws the run uses
+        self.settings = [part.settings for part in self.parts.subscriptions]
         self.plans = plans or {}
         self.stopping = False
-        self.timeout_ms = max(1, round(scenario.ack_timeout * time_scale * 1000))
+        self.timeout_ms = [max(1, round(s.ack_timeout * time_scale * 1000)) for s in self.settings]
+        self.topic_of = {stream: t for t in range(len(self.parts.topics)) for stream in self.topology.streams(t)}
+        self.held: dict[tuple[int, int], list[tuple[str, str, dict, int]]] = {}  # read together, taken in turn
 
     def run(self) -> Log:
         return asyncio.run(self._main())
@@ -187,22 +220,24 @@ class LiveRun:
         admin = await self._connect()
         connections = [admin]
         try:
-            for t in range(s.topic_count):
-                for stream in top.streams(t):
-                    for g in range(s.subscribers):
-                        await admin.xgroup_create(stream, top.group(g), id="0", mkstream=True)
+            self.oldest = admin.register_script(OLDEST)
+            for g in range(len(self.settings)):
+                for stream in top.subscription_streams(g):
+                    await admin.xgroup_create(stream, top.group(g), id="0", mkstream=True)
             consumers = []
-            for t, g in itertools.product(range(s.topic_count), range(s.subscribers)):
-                states = {stream: StreamState(self.timeout_ms / 1000) for stream in top.streams(t)}
+            for g, settings in enumerate(self.settings):
+                states: dict[tuple[str, ...], StreamState] = {}
                 # The group's redeliveries draw from its retry streams, in order.
-                retries = Work.of(self.parts.subscriptions[t * s.subscribers + g])
-                for i in range(s.group_size):
+                retries = Work.of(self.parts.subscriptions[g])
+                for i in range(settings.group_size):
+                    streams = tuple(top.consumer_streams(g, i))
+                    state = states.setdefault(streams, StreamState(self.timeout_ms[g] / 1000))
                     conn = await self._connect()
                     connections.append(conn)
-                    consumers.append((conn, t, g, i, states[top.consumer_stream(t, i)], retries))
+                    consumers.append((conn, g, i, list(streams), state, retries))
             publishers = []
-            for t in range(s.topic_count):
-                for entries in self._entries(t):
+            for t, by_publisher in enumerate(self.entries()):
+                for entries in by_publisher:
                     conn = await self._connect()
                     connections.append(conn)
                     publishers.append((conn, t, entries))
@@ -224,26 +259,31 @@ class LiveRun:
             for conn in connections:
                 await conn.aclose()
 
-    def _entries(self, topic: int) -> list[list[tuple[float, str, dict]]]:
-        """Per publisher of `topic`: (publish time, stream, fields) of each of its messages.
+    def entries(self) -> list[list[list[tuple[float, str, dict]]]]:
+        """Per topic, per publisher: (publish time, stream, fields) of each of its messages.
 
-        Each message carries, per subscription g, its copy's first attempt: service
-        time `w<g>` (model s) and failure `x<g>`, drawn as the simulator draws them,
-        in the topic's publish order, so that the same copy does the same work here.
+        Each message carries, per subscription g that reads its topic, its copy's
+        first attempt: service time `w<g>` (model s) and failure `x<g>`, drawn as
+        the simulator draws them: each subscription in the order its copies
+        arrive, across all its topics, so that the same copy does the same work here.
         """
-        s = self.scenario
-        plans = [
-            self.plans[topic, p] if (topic, p) in self.plans else schedule(s, topic, p) for p in range(s.publishers)
+        s, parts = self.scenario, self.parts
+        works = [Work.of(part) for part in parts.subscriptions]
+        readers = [[g for g, part in enumerate(parts.subscriptions) if t.name in part.topics] for t in parts.topics]
+        messages = []
+        for t, topic in enumerate(parts.topics):
+            for p in range(topic.settings.publishers):
+                plan = self.plans[t, p] if (t, p) in self.plans else schedule(s, t, p)
+                messages += [(at, t, p, key) for at, key in plan]
+        entries: list[list[list[tuple[float, str, dict]]]] = [
+            [[] for _ in range(topic.settings.publishers)] for topic in parts.topics
         ]
-        parts = self.parts.subscriptions[topic * s.subscribers : (topic + 1) * s.subscribers]
-        works = [Work.of(part) for part in parts]
-        entries: list[list[tuple[float, str, dict]]] = [[] for _ in plans]
-        for at, p, key in sorted((at, p, key) for p, plan in enumerate(plans) for at, key in plan):
+        for at, t, p, key in sorted(messages):
             fields: dict = {"t": repr(at), "k": key}
-            for g, work in enumerate(works):
-                service, fails = work.first()
+            for g in readers[t]:
+                service, fails = works[g].first()
                 fields[f"w{g}"], fields[f"x{g}"] = repr(service), int(fails)
-            entries[p].append((at, self.topology.stream_for_key(topic, key), fields))
+            entries[t][p].append((at, self.topology.stream_for_key(t, key), fields))
         return entries
 
     async def _publish(self, log: Log, conn: aioredis.Redis, topic: int, entries) -> None:
@@ -254,22 +294,21 @@ class LiveRun:
             log.published.append((topic, f"{stream} {entry}", at, loop.time()))
 
     async def _consume(
-        self, log: Log, conn: aioredis.Redis, topic: int, sub: int, index: int, state, retries: Work
+        self, log: Log, conn: aioredis.Redis, sub: int, index: int, streams: list[str], state, retries: Work
     ) -> None:
-        s, top = self.scenario, self.topology
+        settings = self.settings[sub]
         loop = asyncio.get_running_loop()
-        stream = top.consumer_stream(topic, index)
         while not self.stopping:
-            entry = await self._next_entry(log, conn, topic, sub, index, state)
+            entry = await self._next_entry(log, conn, sub, index, streams, state)
             if entry is None:
                 continue
-            entry_id, fields, delivery = entry
+            stream, entry_id, fields, delivery = entry
             copy = f"{stream} {entry_id}"
-            attempt = Attempt(topic, sub, index, copy, float(fields["t"]), delivery, loop.time())
+            attempt = Attempt(self.topic_of[stream], sub, index, copy, float(fields["t"]), delivery, loop.time())
             log.attempts.append(attempt)
             if self.stopping:
                 break  # delivered after the end: left pending, as the simulator leaves it in flight
-            if s.ack:
+            if settings.ack:
                 state.delivered(copy, delivery, attempt.taken)
             if delivery == 1:
                 service, fails = float(fields[f"w{sub}"]), fields[f"x{sub}"] == "1"
@@ -279,68 +318,91 @@ class LiveRun:
             if fails:
                 attempt.ended, attempt.outcome = loop.time(), "failed"
                 continue
-            attempt.outcome = await self._settle(log, conn, topic, sub, stream, entry_id) if s.ack else "processed"
+            attempt.outcome = await self._settle(log, conn, sub, stream, entry_id) if settings.ack else "processed"
             attempt.ended = loop.time()
-            if s.ack:  # acknowledged now, or before (a duplicate): either way no longer pending
+            if settings.ack:  # acknowledged now, or before (a duplicate): either way no longer pending
                 state.settled(copy)
 
-    async def _next_entry(self, log: Log, conn: aioredis.Redis, topic: int, sub: int, index: int, state):
-        """The next (entry id, fields, delivery count) for this consumer, None if none came or it was dead-lettered.
+    async def _next_entry(self, log: Log, conn: aioredis.Redis, sub: int, index: int, streams: list[str], state):
+        """The next (stream, entry id, fields, delivery count) for this consumer, None if none came or it was
+        dead-lettered.
 
         As in the simulator, a copy back for redelivery (its delivery expired) is
-        handed out before new copies: expired deliveries are claimed first.
+        handed out before new copies: expired deliveries are claimed first. Of
+        several streams, the oldest waiting entry is read.
         """
-        s, top = self.scenario, self.topology
-        loop = asyncio.get_running_loop()
-        stream, group, name = top.consumer_stream(topic, index), top.group(sub), top.consumer(index)
-        due = state.next() if s.ack else None
+        ack = self.settings[sub].ack
+        held = self.held.get((sub, index))
+        if held:
+            return held.pop(0)
+        top, loop = self.topology, asyncio.get_running_loop()
+        group, name = top.group(sub), top.consumer(index)
+        due = state.next() if ack else None
         if due is None:
             block: int | None = IDLE_BLOCK_MS
         elif due <= loop.time():
-            return await self._claim(log, conn, topic, sub, stream, name, state)
+            return await self._claim(log, conn, sub, name, state)
         elif due - loop.time() <= CLOSE:
             block = None  # a copy already waiting is taken now; else the expiry is waited for below
         else:  # block until a copy comes, or until the next delivery of this stream is about to expire
             block = max(1, min(IDLE_BLOCK_MS, math.floor((due - loop.time() - CLOSE) * 1000)))
-        found = await conn.xreadgroup(group, name, {stream: ">"}, count=1, block=block, noack=not s.ack)
+        if len(streams) > 1:  # the oldest head first; blocking on all of them only when all are drained
+            found = await self.oldest(keys=streams, args=[group, name, 0 if ack else 1], client=conn)
+            log.calls["read oldest" if found else "empty read oldest"] += 1
+            if found:
+                return self._entry(found, unparsed=True)[0]
+        found = await conn.xreadgroup(group, name, dict.fromkeys(streams, ">"), count=1, block=block, noack=not ack)
         log.calls["read" if found else "empty read"] += 1
         if not found:
             if block is None and due is not None:
                 # The server wakes blocked readers on its own clock tick: the last moments are waited for here.
                 await sleep_until(loop, due)
-                return await self._claim(log, conn, topic, sub, stream, name, state)
+                return await self._claim(log, conn, sub, name, state)
             return None
-        entry_id, fields = found[0][1][0]
-        return entry_id, fields, 1
+        first, *rest = self._entry(found)
+        if rest:  # entries came on several streams at once (a blocked read woke as they did): taken in turn
+            log.calls["several in one read"] += 1
+            self.held[sub, index] = sorted(rest, key=lambda entry: float(entry[2]["t"]))
+        return first
 
-    async def _settle(self, log: Log, conn, topic: int, sub: int, stream: str, entry_id: str) -> str:
+    @staticmethod
+    def _entry(found, unparsed: bool = False) -> list[tuple[str, str, dict, int]]:
+        """An XREADGROUP reply as (stream, entry id, fields, delivery 1), oldest first. (A script's reply comes
+        `unparsed`: each entry's fields as a flat list.)"""
+        if unparsed:
+            found = [(stream, [(i, dict(zip(f[::2], f[1::2]))) for i, f in items]) for stream, items in found]
+        entries = [(stream, entry_id, fields, 1) for stream, items in found for entry_id, fields in items]
+        return sorted(entries, key=lambda entry: float(entry[2]["t"]))
+
+    async def _settle(self, log: Log, conn, sub: int, stream: str, entry_id: str) -> str:
         """Acknowledge a successful attempt (recording the id first if idempotent): one round trip."""
-        group = self.topology.group(sub)
-        if self.scenario.idempotent:
+        group, idempotent = self.topology.group(sub), self.settings[sub].idempotent
+        if idempotent:
             pipe = conn.pipeline(transaction=False)
-            pipe.sadd(self.topology.done(topic, sub), entry_id)
+            pipe.sadd(self.topology.done(sub), entry_id)
             pipe.xack(stream, group, entry_id)
             first, acked = await pipe.execute()
         else:
             first, acked = 1, await conn.xack(stream, group, entry_id)
         if acked:
-            log.acknowledged[topic, sub] += 1
+            log.acknowledged[sub] += 1
             return "processed"
-        return "suppressed" if self.scenario.idempotent and not first else "duplicate"
+        return "suppressed" if idempotent and not first else "duplicate"
 
-    async def _claim(self, log: Log, conn, topic: int, sub: int, stream: str, name: str, state: StreamState):
+    async def _claim(self, log: Log, conn, sub: int, name: str, state: StreamState):
         """An expired delivery claimed for this consumer (None if there was none), or dead-lettered past its limit.
 
         The claim and the delivery counts of this consumer's pending entries travel in one round trip.
         """
-        group, loop = self.topology.group(sub), asyncio.get_running_loop()
+        group, loop, timeout = self.topology.group(sub), asyncio.get_running_loop(), self.timeout_ms[sub]
+        stream = state.next_stream()
         pipe = conn.pipeline(transaction=False)
-        pipe.xautoclaim(stream, group, name, self.timeout_ms, "0-0", count=1)
+        pipe.xautoclaim(stream, group, name, timeout, "0-0", count=1)
         pipe.xpending_range(stream, group, "-", "+", 1000, consumername=name)
         (cursor, claimed, *_), mine = await pipe.execute()
         log.calls["claim"] += 1
         while not claimed and cursor != "0-0":  # page the cursor to the end
-            cursor, claimed, *_ = await conn.xautoclaim(stream, group, name, self.timeout_ms, cursor, count=1)
+            cursor, claimed, *_ = await conn.xautoclaim(stream, group, name, timeout, cursor, count=1)
             log.calls["claim page"] += 1
             mine = []
         if not claimed:
@@ -354,39 +416,37 @@ class LiveRun:
             if not pending:
                 return None  # acknowledged in between, by an attempt that outlasted its timeout
             delivery = pending[0]["times_delivered"]
-        limit = self.scenario.max_deliveries
+        limit = self.settings[sub].max_deliveries
         if limit is not None and delivery > limit:
-            dead_letters = self.topology.dead_letters(topic, sub)
-            moved = await conn.eval(DEAD_LETTER, 2, stream, dead_letters, group, entry_id)
+            moved = await conn.eval(DEAD_LETTER, 2, stream, self.topology.dead_letters(sub), group, entry_id)
             copy = f"{stream} {entry_id}"
             state.settled(copy)
             if moved:  # else a late attempt acknowledged it since the claim
-                log.dead.append((topic, sub, copy, loop.time()))
+                log.dead.append((sub, copy, loop.time()))
             return None
-        return entry_id, fields, delivery
+        return stream, entry_id, fields, delivery
 
     async def _conservation(self, admin: aioredis.Redis, log: Log) -> dict:
         """Per subscription, read from the server: published = acknowledged + pending + waiting + dead-lettered."""
-        s, top = self.scenario, self.topology
+        top = self.topology
         groups = []
-        for t, g in itertools.product(range(s.topic_count), range(s.subscribers)):
+        for g, settings in enumerate(self.settings):
             published = pending = waiting = read = 0
-            for stream in top.streams(t):
+            for stream in top.subscription_streams(g):
                 published += await admin.xlen(stream)
                 (info,) = [i for i in await admin.xinfo_groups(stream) if i["name"] == top.group(g)]
                 pending += info["pending"]
                 waiting += info["lag"]
                 read += info["entries-read"] or 0
-            dead = await admin.xlen(top.dead_letters(t, g))
-            if s.ack:
-                acknowledged = log.acknowledged[t, g]
+            dead = await admin.xlen(top.dead_letters(g))
+            if settings.ack:
+                acknowledged = log.acknowledged[g]
             else:  # NOACK: the server acknowledges at delivery; every delivery must have reached a consumer
-                acknowledged = sum(a.topic == t and a.subscription == g for a in log.attempts)
+                acknowledged = sum(a.subscription == g for a in log.attempts)
                 pending += read - acknowledged  # nonzero only if the consumers lost a delivery
             groups.append(
                 {
-                    "topic": t,
-                    "subscription": g,
+                    "subscription": top.group(g),
                     "published": published,
                     "acknowledged": acknowledged,
                     "pending": pending,

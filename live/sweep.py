@@ -19,6 +19,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from pubsub import MODEL_VERSION, simulate
+from pubsub.topology import Topology as Parts
 from sweeps.layout import Layout, write_atomically
 from sweeps.spec import Run, SpecError, load, resolve
 
@@ -45,7 +46,11 @@ CALIBRATED = (
 
 
 def time_scale_for(run: Run, given: float | None) -> float:
-    return given if given is not None else REAL_SECONDS_PER_SERVICE / run.scenario.service_time
+    """The given scale, or one that makes the shortest mean service of the run's subscriptions 20 ms."""
+    if given is not None:
+        return given
+    shortest = min(part.settings.service_time for part in Parts.of(run.scenario).subscriptions)
+    return REAL_SECONDS_PER_SERVICE / shortest
 
 
 def part_name(run: Run, scale: float) -> str:
@@ -107,12 +112,12 @@ def run_spec(
 def _one(run: Run, server, found, scale: float, layout: Layout) -> None:
     log = runner.run(run.scenario, server.url, scale)
     real = measure.summarize(log)
-    calibration = found.fields(run.scenario, scale)
-    calibrated = simulate(run.scenario.model_copy(update=calibration)).summary
+    calibration = found.fields(run.scenario.ack, scale)  # (a named topology's parts: each by its own ack)
+    calibrated = simulate(found.applied(run.scenario, scale)).summary
     row = {
         "cell": run.cell.index,
         "replication": run.replication,
-        **run.scenario.model_dump(),
+        **run.scenario.summary_fields(),
         **real,
         "time_scale": scale,
         "conserved": log.server["holds"],

@@ -3,8 +3,9 @@
 import pytest
 
 from live import measure, runner
-from live.calibrate import calibrate
+from live.calibrate import Calibration, calibrate
 from pubsub import Scenario, simulate
+from pubsub.topology import Topology
 
 SCALE = 0.02
 
@@ -17,7 +18,7 @@ def calibration(server):
 def test_costs_are_positive_and_acknowledgments_cost_a_round_trip(calibration):
     assert 0 < calibration.service_overhead_noack < calibration.service_overhead_ack < 0.02
     assert 0 <= calibration.delivery_delay < 0.02
-    fields = calibration.fields(Scenario(ack=True), SCALE)
+    fields = calibration.fields(True, SCALE)
     assert fields == {
         "delivery_delay": calibration.delivery_delay / SCALE,
         "service_overhead": calibration.service_overhead_ack / SCALE,
@@ -27,7 +28,7 @@ def test_costs_are_positive_and_acknowledgments_cost_a_round_trip(calibration):
 def test_a_short_case_agrees_with_the_calibrated_simulation(server, calibration):
     s = Scenario(dispatch="shared", group_size=2, publish_rate=1.3, duration=300.0, warmup=20.0, seed=7)
     real = measure.summarize(runner.run(s, server.url, SCALE))
-    calibrated = simulate(s.model_copy(update=calibration.fields(s, SCALE))).summary
+    calibrated = simulate(calibration.applied(s, SCALE)).summary
     uncalibrated = simulate(s).summary
     # Loose bounds for one short run; `python -m live check` holds the tight ones.
     for metric, bound in (("latency_mean", 0.15), ("latency_p50", 0.2), ("latency_p99", 0.25)):
@@ -36,3 +37,16 @@ def test_a_short_case_agrees_with_the_calibrated_simulation(server, calibration)
     assert abs(calibrated["latency_mean"] - real["latency_mean"]) < abs(
         uncalibrated["latency_mean"] - real["latency_mean"]
     )
+
+
+def test_each_subscription_of_a_named_topology_takes_the_costs_of_its_own_calls():
+    measured = Calibration(delivery_delay=0.001, service_overhead_ack=0.003, service_overhead_noack=0.002,
+                           publish_to_receive=0.0, samples=10)  # fmt: skip
+    s = Scenario(
+        topics={"orders": {}},
+        subscriptions={"email": {"topics": ["orders"], "ack": True}, "audit": {"topics": ["orders"]}},
+        dispatch="shared",
+    )
+    email, audit = Topology.of(measured.applied(s, 0.01)).subscriptions
+    assert (email.settings.service_overhead, audit.settings.service_overhead) == pytest.approx((0.3, 0.2))
+    assert email.settings.delivery_delay == audit.settings.delivery_delay == pytest.approx(0.1)

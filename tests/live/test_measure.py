@@ -22,7 +22,7 @@ def log_of(scenario, published, attempts, dead=()):
     for copy, delivery, consumer, taken, ended, outcome in attempts:
         at = dict(published)[copy]
         log.attempts.append(Attempt(0, 0, consumer, copy, at, delivery, real(taken), real(ended), outcome))
-    log.dead = [(0, 0, copy, real(at)) for copy, at in dead]
+    log.dead = [(0, copy, real(at)) for copy, at in dead]
     return log
 
 

@@ -2,7 +2,7 @@
 
 import itertools
 import statistics
-from collections import defaultdict
+from collections import Counter, defaultdict
 
 import pytest
 
@@ -48,7 +48,7 @@ def test_a_run_uses_the_simulators_service_draws_and_conserves_copies_on_the_ser
     assert group["published"] == len(log.published) and group["dead_lettered"] == len(log.dead) > 0
     # Each copy's first attempt slept its copy's draw, and failed as drawn. A sleep is never short; it may run
     # long when the machine is busy, so only the typical overshoot is bounded (a few ms for the acknowledgment).
-    first = {at: fields for entries in LiveRun(s, server.url, SCALE)._entries(0) for at, _, fields in entries}
+    first = {at: fields for entries in LiveRun(s, server.url, SCALE).entries()[0] for at, _, fields in entries}
     overshoots = []
     for attempt in log.attempts:
         if attempt.delivery == 1 and attempt.ended == attempt.ended:
@@ -137,3 +137,75 @@ def test_all_keys_of_a_run_are_removed(server):
     )
     client = redis.Redis.from_url(server.url)
     assert list(itertools.islice(client.scan_iter(match="pubsub-live:*"), 1)) == []
+
+
+# The chapter's shape at a load that queues: analytics (one consumer) reads both topics and falls behind.
+NAMED = Scenario(
+    topics={"orders": {"publish_rate": 0.5}, "users": {"publish_rate": 0.6}},
+    subscriptions={
+        "email": {"topics": ["orders"], "group_size": 2, "ack": True, "ack_timeout": 6.0, "failure_prob": 0.1},
+        "analytics": {"topics": ["orders", "users"], "service_time": 0.85},
+    },
+    dispatch="shared",
+    duration=200.0,
+    warmup=10.0,
+    seed=8,
+)
+
+
+class FirstWork(Recording):
+    """Each copy's first-attempt service time, by (subscription, scheduled publish time)."""
+
+    def taken(self, now, consumer, subscription, copy):
+        if copy.deliveries == 1:
+            self.events.append(("work", subscription.name, copy.message.published_at, copy.service))
+
+
+def test_a_named_topology_runs_each_subscription_as_its_own_group_with_the_simulators_draws(server):
+    log = runner.run(NAMED, server.url, SCALE)
+    assert log.server["holds"], log.server
+    assert [g["subscription"] for g in log.server["groups"]] == ["email", "analytics"]
+    # Each copy's first attempt does the simulator's work: analytics draws across both topics in arrival order.
+    trace = FirstWork()
+    simulate(NAMED, trace=trace)
+    simulated = {(name, at): service for _, name, at, service in trace.of("work")}
+    entries = LiveRun(NAMED, server.url, SCALE).entries()
+    drawn = {}
+    for by_publisher in entries:
+        for at, _, fields in (e for plan in by_publisher for e in plan):
+            for g, name in enumerate(["email", "analytics"]):
+                if f"w{g}" in fields:
+                    drawn[name, at] = float(fields[f"w{g}"])
+    common = simulated.keys() & drawn.keys()
+    assert len(common) > 150 and {name for name, _ in common} == {"email", "analytics"}
+    assert all(drawn[k] == simulated[k] for k in common)
+    # Analytics' one consumer takes the oldest waiting copy of either topic: its takes are in publish order.
+    analytics = sorted((a for a in log.attempts if a.subscription == 1), key=lambda a: a.taken)
+    assert {a.topic for a in analytics} == {0, 1} and log.calls["read oldest"] > 20
+    assert [a.published for a in analytics] == sorted(a.published for a in analytics)
+    # Per subscription: copies offered are its topics' messages; the parts add up to the whole.
+    parts, whole = measure.by_subscription(log), measure.summarize(log)
+    published = Counter(topic for topic, *_ in log.published)
+    assert parts.loc["email", "published"] == published[0]
+    assert parts.loc["analytics", "published"] == published[0] + published[1]
+    for metric in ("delivered", "processed", "redelivered", "consumer_seconds"):
+        assert parts[metric].sum() == pytest.approx(whole[metric]), metric
+    assert parts.loc["email", "redelivered"] > 0 and parts.loc["analytics", "redelivered"] == 0
+
+
+def test_a_named_topologys_refusals_name_the_parts_field():
+    bad = Scenario(
+        topics={"orders": {}, "users": {}},
+        subscriptions={
+            "email": {"topics": ["orders"], "dispatch": "round-robin"},
+            "audit": {"topics": ["orders", "users"], "dispatch": "key-hash"},
+            "billing": {"topics": ["orders"], "prefetch": 4},
+        },
+        dispatch="shared",
+    )
+    with pytest.raises(ValueError, match="not supported on a real broker") as refused:
+        LiveRun(bad, "redis://127.0.0.1:1/0", SCALE)  # nothing listens there: nothing may connect
+    message = str(refused.value)
+    assert "subscriptions.email.dispatch='round-robin'" in message
+    assert "subscriptions.audit.dispatch='key-hash' on several topics" in message
+    assert "subscriptions.billing.prefetch=4" in message
