@@ -6,8 +6,12 @@ import math
 import re
 
 import pytest
+from asimpy import Environment
 
 from pubsub import Scenario, simulate
+from pubsub.metrics import by_subscription, summarize
+from pubsub.outage import Outage
+from pubsub.simulation import build
 from pubsub.topology import Topology
 from tests.pubsub.helpers import Recording, nan_safe
 
@@ -145,11 +149,33 @@ def test_results_per_subscription_are_named_and_add_up_to_the_run():
     assert "wall_seconds" not in parts.columns
 
 
-def test_a_single_subscription_is_the_whole_run():
-    result = simulate(Scenario(publish_rate=0.8, group_size=2, dispatch="shared", duration=300.0, seed=4))
-    (row,) = [r for _, r in result.by_subscription.iterrows()]
-    assert result.by_subscription.index[0] == "t0/s0"
-    assert nan_safe(row.to_dict()) == nan_safe({m: result.summary[m] for m in result.by_subscription.columns})
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {},
+        {"autoscale": True, "max_consumers": 4, "target_backlog": 2.0, "scale_interval": 10.0, "startup_time": 3.0},
+        {"ack": True, "ack_timeout": 2.0, "failure_prob": 0.2, "crash_rate": 0.01, "restart_time": 5.0,
+         "rebalance": "eager", "rebalance_time": 1.0},
+        {"outage_start": 100.0, "outage_duration": 30.0},
+    ],
+    ids=["plain", "autoscaled", "acks, crashes, rebalances", "outage"],
+)  # fmt: skip
+def test_a_single_subscription_measured_alone_is_the_whole_run(changes):
+    """`simulate` takes a lone subscription's row from the run's summary: measured on its own, it is the same."""
+    s = Scenario(publish_rate=0.8, group_size=2, dispatch="shared", duration=300.0, warmup=20.0, seed=4, **changes)
+    env = Environment()
+    model = build(env, s, None)
+    outages = [Outage(env, model.subscriptions[0], s.outage_start, s.outage_duration)] if s.outage_duration else []
+    env.run(until=s.duration)
+    whole = summarize(model.recorder, model.subscriptions, model.consumers, s.warmup, s.duration, outages,
+                      model.scalers, model.rebalancers)  # fmt: skip
+    (alone,) = by_subscription(model.recorder, model.subscriptions, s.warmup, s.duration, outages, model.scalers)
+    assert nan_safe(alone) == nan_safe(whole)
+    result = simulate(s)
+    assert list(result.by_subscription.index) == ["t0/s0"]
+    assert nan_safe(result.by_subscription.iloc[0].to_dict()) == nan_safe(
+        {m: result.summary[m] for m in result.by_subscription.columns}
+    )
 
 
 def test_adding_a_part_leaves_the_other_parts_draws_and_results_alone():
