@@ -49,8 +49,8 @@ def cmd_calibrate(args) -> int:
         if name != "samples":
             print(f"{name:<26} {value * 1e3:>10.3f} {value / scale:>30.4f}")
     print(
-        f"({found.samples} samples or more each) Scenario fields: delivery_delay, and service_overhead = "
-        "service_overhead_ack with ack, else _noack."
+        f"({found.samples} samples or more each) Scenario fields: delivery_delay; service_overhead = "
+        "service_overhead_ack with ack, else _noack; redelivery_overhead (with ack)."
     )
     return 0
 
@@ -65,7 +65,8 @@ def cmd_check(args) -> int:
     c = outcome.calibration
     print(
         f"calibration: delivery_delay {c.delivery_delay * 1e3:.3f} ms, service_overhead "
-        f"{c.service_overhead_ack * 1e3:.3f} ms (acknowledged) / {c.service_overhead_noack * 1e3:.3f} ms (NOACK)"
+        f"{c.service_overhead_ack * 1e3:.3f} ms (acknowledged) / {c.service_overhead_noack * 1e3:.3f} ms (NOACK), "
+        f"redelivery_overhead {c.redelivery_overhead * 1e3:.3f} ms"
     )
     print(table(outcome))
     print(f"conservation on the server: {'held in every run' if outcome.conserved else 'VIOLATED'}")

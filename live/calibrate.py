@@ -1,6 +1,6 @@
 """Calibration: the costs a real broker and client add to every copy, measured on an idle server.
 
-Two micro-measurements, run with the live runner's own publisher and consumer
+Three micro-measurements, run with the live runner's own publisher and consumer
 code, never fitted to any validation result:
 
 - **per-message overhead**: one consumer works through a backlog published in
@@ -13,9 +13,17 @@ code, never fitted to any validation result:
   sleep and the per-message overhead, is how much later than the simulator's
   ideal broker an idle consumer can start on a copy (the publisher's lateness,
   the push to the blocked reader).
+- **redelivery overhead**: one consumer works through a backlog of which half
+  the attempts fail, so that expired deliveries come back while it is busy;
+  the time from the end of one attempt to the take of the next is what the
+  consumer spends fetching it. A redelivered copy is fetched by a claim
+  (`XAUTOCLAIM` with this consumer's pending entries from `XPENDING`, in one
+  round trip) where a new one is read (`XREADGROUP`); the difference of the
+  two mean fetches, in the same run, is what a redelivered attempt costs beyond
+  `service_overhead`, which was measured on reads.
 
-The simulator takes them as `delivery_delay` and `service_overhead`, in model
-seconds (real seconds divided by the time scale).
+The simulator takes them as `delivery_delay`, `service_overhead` and
+`redelivery_overhead`, in model seconds (real seconds divided by the time scale).
 """
 
 from __future__ import annotations
@@ -33,6 +41,7 @@ from .runner import LiveRun
 BACKLOG = 100  # messages worked through for the overhead, per round
 SPACED = 40  # messages published to an idle consumer for the delay, per round
 SPACING = 3.0  # mean service times between those messages
+REDELIVERED = 0.5  # failure probability of the redelivery probe's attempts: half of them come back
 # Independent rounds, pooled: from one short run to the next the machine's speed varies more
 # (about ±0.07 ms per message, measured) than the mean of one run is uncertain.
 ROUNDS = 6
@@ -46,6 +55,7 @@ class Calibration:
     delivery_delay: float
     service_overhead_ack: float
     service_overhead_noack: float
+    redelivery_overhead: float  # beyond service_overhead, for an attempt on a redelivered copy
     publish_to_receive: float  # raw: scheduled publish to the idle consumer's receipt
     samples: int
 
@@ -53,7 +63,12 @@ class Calibration:
         """The subscription fields that carry these costs into the simulator, with or without acknowledgments,
         at `time_scale`."""
         overhead = self.service_overhead_ack if ack else self.service_overhead_noack
-        return {"delivery_delay": self.delivery_delay / time_scale, "service_overhead": overhead / time_scale}
+        redelivery = self.redelivery_overhead if ack else 0.0  # without acknowledgments nothing comes back
+        return {
+            "delivery_delay": self.delivery_delay / time_scale,
+            "service_overhead": overhead / time_scale,
+            "redelivery_overhead": redelivery / time_scale,
+        }
 
     def applied(self, scenario: Scenario, time_scale: float) -> Scenario:
         """`scenario` as the simulator should run it to stand for the real broker: every subscription with
@@ -113,8 +128,36 @@ def delivery_delay(url: str, time_scale: float, overhead: float, count: int = SP
     return float(delay.mean()), float((taken[idle] - scheduled[idle]).mean()), int(idle.sum())
 
 
+def redelivery_overhead(url: str, time_scale: float, count: int = BACKLOG) -> tuple[float, int]:
+    """Mean real time a busy consumer spends fetching a redelivered copy beyond fetching a new one, and the
+    number of redelivered attempts measured.
+
+    Every message is published at once; half the attempts fail, and their copies expire after `ack_timeout`
+    while the consumer is still working through the backlog, so it claims them between reads. Only fetches of
+    a copy that was already waiting when the previous attempt ended count.
+    """
+    scenario = _probe(True, duration=1.6 * count).model_copy(update={"failure_prob": REDELIVERED, "ack_timeout": 4.0})
+    plan = [(1e-4 * (k + 1), 0) for k in range(count)]
+    run = LiveRun(scenario, url, time_scale, plans={(0, 0): plan})
+    log = run.run()
+    timeout = run.timeout_ms[0] / 1000  # as the consumer counts it, from its receipt
+    published = {copy: at for _, copy, _, at in log.published}
+    previous_take: dict[str, float] = {}
+    ready = []  # when each attempt's copy could be fetched: published, or its previous delivery expired
+    for a in log.attempts:
+        ready.append(published[a.copy] if a.delivery == 1 else previous_take[a.copy] + timeout)
+        previous_take[a.copy] = a.taken
+    fetches: dict[bool, list[float]] = {False: [], True: []}  # redelivered -> fetch times
+    for k in range(1, len(log.attempts)):
+        before, after = log.attempts[k - 1], log.attempts[k]
+        if not np.isnan(before.ended) and ready[k] < before.ended:
+            fetches[after.delivery > 1].append(after.taken - before.ended)
+    claimed, read = fetches[True], fetches[False]
+    return float(np.mean(claimed) - np.mean(read)), len(claimed)
+
+
 def calibrate(url: str, time_scale: float, quick: bool = False, rounds: int | None = None) -> Calibration:
-    """Both measurements on the server at `url`, with a mean service of `time_scale` real seconds,
+    """The three measurements on the server at `url`, with a mean service of `time_scale` real seconds,
     each the mean of several independent rounds (weighted by the samples each gave)."""
     rounds = rounds or (QUICK_ROUNDS if quick else ROUNDS)
     ack, noack = [], []
@@ -125,8 +168,10 @@ def calibrate(url: str, time_scale: float, quick: bool = False, rounds: int | No
     delays = [delivery_delay(url, time_scale, overhead_ack) for _ in range(max(1, rounds // 2))]
     delay = _pooled([(d, n) for d, _, n in delays])
     receive = _pooled([(r, n) for _, r, n in delays])
-    samples = min(sum(n for _, n in ack), sum(n for _, n in noack), sum(n for *_, n in delays))
-    return Calibration(max(delay, 0.0), overhead_ack, overhead_noack, receive, samples)
+    claims = [redelivery_overhead(url, time_scale) for _ in range(max(1, rounds // 2))]
+    redelivery = _pooled(claims)
+    samples = min(*(sum(n for *_, n in measured) for measured in (ack, noack, delays, claims)))
+    return Calibration(max(delay, 0.0), overhead_ack, overhead_noack, max(redelivery, 0.0), receive, samples)
 
 
 def _pooled(measured: list[tuple[float, int]]) -> float:

@@ -2,7 +2,7 @@
 
 Every case runs a few replications on the real broker and, with the same seeds
 (the same draws), in the simulator twice: calibrated (the measured
-`delivery_delay` and `service_overhead`) and not. The bounds apply to the mean
+`delivery_delay`, `service_overhead` and `redelivery_overhead`) and not. The bounds apply to the mean
 over replications of the calibrated simulation against the real runs: of the
 whole run, or for a named topology of each subscription alone (its rows are
 `<case>/<subscription>`).
@@ -292,6 +292,7 @@ def _manifest(
             "delivery_delay": calibration.delivery_delay / TIME_SCALE,
             "service_overhead_ack": calibration.service_overhead_ack / TIME_SCALE,
             "service_overhead_noack": calibration.service_overhead_noack / TIME_SCALE,
+            "redelivery_overhead": calibration.redelivery_overhead / TIME_SCALE,
         },
         "quick": quick,
         "replications": suite.replications,

@@ -24,7 +24,9 @@ CRASH, RETIRE = "crash", "retire"  # why a consumer is interrupted
 class Consumer(Process):
     """Takes the next copy from its mailbox, works on it, then reports to its subscription.
 
-    An attempt lasts its service time plus `service_overhead`, and starts no
+    An attempt lasts its service time plus `service_overhead` (plus
+    `redelivery_overhead` on a redelivered copy: a real consumer's claim costs
+    more than a read), and starts no
     earlier than `delivery_delay` after its message was published. A first
     attempt's service time and outcome were drawn with the copy; a redelivery's
     come from its subscription's retry draws (`Work`). A failed attempt ends as a
@@ -45,6 +47,7 @@ class Consumer(Process):
         trace: Trace | None = None,
         delivery_delay: float = 0.0,
         service_overhead: float = 0.0,
+        redelivery_overhead: float = 0.0,
         batches: Batches | None = None,
         startup: float = 0.0,
     ):
@@ -62,6 +65,7 @@ class Consumer(Process):
         self.warmup = warmup
         self.delivery_delay = delivery_delay
         self.service_overhead = service_overhead
+        self.redelivery_overhead = redelivery_overhead
         self.trace = trace
         self.mailbox: Mailbox | None = None
         self.subscription: Subscription | None = None
@@ -134,6 +138,7 @@ class Consumer(Process):
                         service, fails = copy.service, copy.fails
                     else:
                         service, fails = subscription.work.retry(copy.message.poison)
+                        service += self.redelivery_overhead
                     if trace is not None:
                         trace.taken(now, self, subscription, copy)
                     self.busy = 1
@@ -198,6 +203,7 @@ class Consumer(Process):
                     service, fails = copy.service, copy.fails
                 else:
                     service, fails = subscription.work.retry(copy.message.poison)
+                    service += self.redelivery_overhead
                 attempts.append((copy, delivery, not fails))
                 length += service + overhead
                 if delay and copy.message.published_at + delay > start:

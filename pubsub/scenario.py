@@ -121,6 +121,7 @@ class SubscriptionSettings(BaseModel):
     # Costs of a real broker and client that the ideal model lacks (measured by `python -m live calibrate`)
     delivery_delay: float = Field(0.0, ge=0, description="time from publish until a copy can be taken, s")
     service_overhead: float = Field(0.0, ge=0, description="fixed time added to every attempt, s")
+    redelivery_overhead: float = Field(0.0, ge=0, description="further time added to every redelivered attempt, s")
 
     # Autoscaling: KEDA's rule on the backlog, Kubernetes' scale-down stabilization
     autoscale: bool = False

@@ -124,6 +124,7 @@ def _consumer(
         trace=trace,
         delivery_delay=part.settings.delivery_delay,
         service_overhead=part.settings.service_overhead,
+        redelivery_overhead=part.settings.redelivery_overhead,
         batches=batches,
         startup=startup,
     )

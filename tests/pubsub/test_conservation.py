@@ -81,6 +81,7 @@ def subscription_fields(draw, duration: float, ack: bool | None = None) -> dict:
         retry_delay_max=draw(st.none() | st.floats(2.0, 8.0)) if backoff == "exponential" else None,
         delivery_delay=draw(st.sampled_from([0.0, 0.01, 0.5])),
         service_overhead=draw(st.sampled_from([0.0, 0.02, 0.3])),
+        redelivery_overhead=draw(st.sampled_from([0.0, 0.02, 0.3])) if ack else 0.0,
         crash_rate=crash,
         rebalance=rebalance,
         rebalance_time=draw(st.sampled_from([0.0, 2.0])) if rebalance != "none" else 0.0,
