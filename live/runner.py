@@ -138,9 +138,10 @@ class StreamState:
             heapq.heappop(heap)  # settled, or delivered again since
         return heap[0][0] if heap else None
 
-    def next_stream(self) -> str:
-        """The stream of the delivery that expires next (call after `next` found one)."""
-        return self._heap[0][1].split()[0]
+    def next_stream(self) -> str | None:
+        """The stream of the delivery that expires next; None if none is unsettled (another consumer of the
+        group may have settled it since this one looked)."""
+        return self._heap[0][1].split()[0] if self.next() is not None else None
 
     def postpone(self) -> None:
         """The next deadline passed but the server had nothing to claim yet: look again a little later."""
@@ -396,6 +397,8 @@ class LiveRun:
         """
         group, loop, timeout = self.topology.group(sub), asyncio.get_running_loop(), self.timeout_ms[sub]
         stream = state.next_stream()
+        if stream is None:
+            return None
         pipe = conn.pipeline(transaction=False)
         pipe.xautoclaim(stream, group, name, timeout, "0-0", count=1)
         pipe.xpending_range(stream, group, "-", "+", 1000, consumername=name)

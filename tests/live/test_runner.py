@@ -209,3 +209,14 @@ def test_a_named_topologys_refusals_name_the_parts_field():
     assert "subscriptions.email.dispatch='round-robin'" in message
     assert "subscriptions.audit.dispatch='key-hash' on several topics" in message
     assert "subscriptions.billing.prefetch=4" in message
+
+
+def test_the_next_expiry_names_its_stream_and_none_once_another_consumer_settled_it():
+    state = runner.StreamState(timeout=1.0)
+    state.delivered("s:a 1-0", 1, at=5.0)
+    state.delivered("s:b 1-0", 1, at=4.0)
+    assert (state.next(), state.next_stream()) == (5.0, "s:b")
+    state.settled("s:b 1-0")
+    assert state.next_stream() == "s:a"
+    state.settled("s:a 1-0")  # by another consumer of the group, while this one slept until the expiry
+    assert state.next_stream() is None
