@@ -94,9 +94,11 @@ CASES = [
     Case(
         "chapter",
         "the chapter's topology: inventory (1 consumer, ρ = 0.1), email (2, ρ = 0.75), analytics of both topics"
-        " (1, ρ = 0.65); 1 model s = 50 ms",
+        " (1, ρ = 0.65); 1 model s = 100 ms, so that inventory's mean service is 20 ms as in the other cases",
         _chapter(),
-        time_scale=0.05,
+        # At 50 ms, inventory's latency was ~12 ms of which the calibrated costs were ~1.5 ms: a drift of the
+        # machine's speed of 0.2 ms between calibration and runs moved its p50 by 6% (a failed check).
+        time_scale=0.1,
     ),
 ]
 QUICK = ["shared-1-rho0.5", "shared-2-rho0.8", "fan-out", "acks", "chapter"]
