@@ -29,8 +29,9 @@ class Process(asimpy.Process):
             super().interrupt(cause)
 
     def resume(self, value: Any = None) -> None:
-        # asimpy's own resume, inlined (a consumer wakes once or twice per copy: a call to super() costs ~1%),
-        # but not when an interrupt's wake-up is scheduled: that one cancels this event, which gives its value back.
+        # asimpy's own resume, inlined rather than called through super() (a consumer wakes once or twice per
+        # copy), but not when an interrupt's wake-up is scheduled: that one cancels this event, which gives its
+        # value back.
         if self._interrupt is None and not self._done:
             self._resume_value = value
             self._env.immediate(self._loop)
