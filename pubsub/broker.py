@@ -35,7 +35,7 @@ class Broker:
     def publish(self, now: float, topic: str, key: int, poison: bool) -> Message:
         """Publish a new message at `now`: one copy offered to each subscription."""
         message = Message(next(self._ids), topic, key, now, poison)
-        self.recorder.published += 1
+        self.recorder.messages[topic] += 1
         subscriptions = self.subscriptions[topic]
         self.copies_offered += len(subscriptions)
         for subscription in subscriptions:

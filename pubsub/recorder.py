@@ -1,6 +1,7 @@
 """What a run counts and logs while it runs: plain counters and compact arrays."""
 
 from array import array
+from collections import defaultdict
 
 COUNTS = (
     "published",
@@ -22,8 +23,7 @@ class Tally:
     Its first successes go to the run's log, marked with the subscription's index there.
     """
 
-    def __init__(self, log: "Recorder", index: int) -> None:
-        self.published = 0
+    def __init__(self, log: "Recorder", index: int, topics: tuple[str, ...]) -> None:
         self.delivered = 0
         self.processed = 0
         self.redelivered = 0
@@ -35,6 +35,14 @@ class Tally:
         self.crashes = 0
         self._log = log
         self._index = index
+        self._topics = topics
+
+    @property
+    def published(self) -> int:
+        # Every message of its topics offers it a copy (a dropped one is counted after): counted once per
+        # message, by the run, not once more per copy.
+        messages = self._log.messages
+        return sum(messages[topic] for topic in self._topics)
 
     def first_success(self, published_at: float, started_at: float, finished_at: float) -> None:
         self.processed += 1
@@ -59,16 +67,20 @@ class Recorder:
     """
 
     def __init__(self) -> None:
-        self.published = 0
+        self.messages: defaultdict[str, int] = defaultdict(int)  # published, by topic
         self.tallies: list[Tally] = []
         self.published_at = array("d")
         self.started_at = array("d")
         self.finished_at = array("d")
         self.owner = array("l")  # the index of the subscription whose copy succeeded
 
-    def tally(self) -> Tally:
-        """Counters for one more subscription."""
-        tally = Tally(self, len(self.tallies))
+    @property
+    def published(self) -> int:
+        return sum(self.messages.values())
+
+    def tally(self, topics: tuple[str, ...]) -> Tally:
+        """Counters for one more subscription, of `topics`."""
+        tally = Tally(self, len(self.tallies), topics)
         self.tallies.append(tally)
         return tally
 

@@ -66,7 +66,7 @@ class Subscription:
         self.name = name
         self.topics = (topics,) if isinstance(topics, str) else tuple(topics)
         self.consumers = list(consumers)
-        self.recorder = recorder.tally()
+        self.recorder = recorder.tally(self.topics)
         self.dispatch = make_dispatch(dispatch, env, self.consumers, capacity, keys, partitions, prefetch)
         self.dispatch.attach(self)
         self.blocks = capacity is not None and overflow == "block"
@@ -162,7 +162,6 @@ class Subscription:
 
     def offer(self, now: float, message: Message) -> None:
         """Admit a new copy of `message`, or drop it if its mailbox is full."""
-        self.recorder.published += 1
         mailbox = self.dispatch.route(message.key)
         # Drawn before the capacity check, so that later copies draw alike whatever is dropped.
         service, fails = self.work.first()  # as the live runner draws it
