@@ -16,8 +16,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from pubsub import METRICS, WALL_CLOCK_METRICS
-from pubsub.metrics import backlog_metrics, latency_metrics, throughput
+from pubsub import METRICS
+from pubsub.metrics import backlog_metrics, latency_metrics, subscription_frame, throughput
+from pubsub.scenario import SubscriptionSettings
 from pubsub.topology import Topology as Parts
 
 from .runner import Attempt, Log
@@ -25,21 +26,25 @@ from .runner import Attempt, Log
 
 def summarize(log: Log) -> dict[str, float]:
     """Every metric of `pubsub.METRICS` for the live run in `log`, over all its subscriptions."""
-    parts = [_Measured.of(log, g) for g in range(len(Parts.of(log.scenario).subscriptions))]
-    return _metrics(log, parts, published=sum(len(p) for p in _published(log).values()))
+    return _metrics(log, _measured(log), published=sum(len(p) for p in _published(log).values()))
 
 
 def by_subscription(log: Log) -> pd.DataFrame:
     """The same metrics for each subscription alone, as `pubsub.simulate`'s `by_subscription`: a row per
     subscription, indexed by its name; `published` counts the copies offered to it."""
-    subscriptions = Parts.of(log.scenario).subscriptions
-    rows = []
-    for g in range(len(subscriptions)):
-        part = _Measured.of(log, g)
-        rows.append(_metrics(log, [part], published=part.copies))
-    names = [m for m in METRICS if m not in WALL_CLOCK_METRICS]
-    index = pd.Index([s.name for s in subscriptions], name="subscription")
-    return pd.DataFrame([[row[m] for m in names] for row in rows], index=index, columns=names)
+    parts = _measured(log)
+    names = [part.name for part in Parts.of(log.scenario).subscriptions]
+    return subscription_frame(names, [_metrics(log, [part], published=part.copies) for part in parts])
+
+
+def _measured(log: Log) -> list[_Measured]:
+    """Each subscription's copies, measured."""
+    parts, published = Parts.of(log.scenario), _published(log)
+    topics = {topic.name: t for t, topic in enumerate(parts.topics)}
+    return [
+        _Measured.of(log, g, part.settings, [published[topics[name]] for name in part.topics])
+        for g, part in enumerate(parts.subscriptions)
+    ]
 
 
 def _published(log: Log) -> dict[int, list[tuple[str, float]]]:
@@ -64,12 +69,9 @@ class _Measured:
     firsts: list[tuple[float, float, float]] = field(default_factory=list)  # published, started, finished
 
     @classmethod
-    def of(cls, log: Log, g: int) -> _Measured:
-        s, at, end = log.scenario, log.model_time, log.scenario.duration
-        part = Parts.of(s).subscriptions[g]
-        settings = part.settings
-        topics = [i for i, t in enumerate(Parts.of(s).topics) if t.name in part.topics]
-        published = _published(log)
+    def of(cls, log: Log, g: int, settings: SubscriptionSettings, topics: list[list[tuple[str, float]]]) -> _Measured:
+        """Subscription `g`'s copies: (copy, scheduled publish time) of each message of each of its `topics`."""
+        at, end = log.model_time, log.scenario.duration
         attempts: dict[str, list[Attempt]] = defaultdict(list)
         for a in log.attempts:
             if a.subscription == g and at(a.taken) <= end:
@@ -77,8 +79,8 @@ class _Measured:
         dead = {copy: at(when) for sub, copy, when in log.dead if sub == g and at(when) <= end}
         measured = cls(g, settings.group_size)
         counts = measured.counts
-        for t in topics:
-            for copy, scheduled in published[t]:
+        for published in topics:
+            for copy, scheduled in published:
                 measured.copies += 1
                 tries = sorted(attempts.get(copy, []), key=lambda a: a.taken)
                 dead_at = dead.get(copy, math.inf)

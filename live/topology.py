@@ -95,22 +95,22 @@ class Topology:
     def topic_index(self, name: str) -> int:
         return next(i for i, t in enumerate(self.parts.topics) if t.name == name)
 
-    def partitions(self, topic: int) -> int:
-        """A topic's streams: its key-hash subscription's group size (all of them agree), else 1."""
+    def _keyed_size(self, topic: int) -> int | None:
+        """The group size of the topic's key-hash subscriptions (all of them agree), None if it has none."""
         name = self.parts.topics[topic].name
         keyed = [s.settings.group_size for s in self.parts.readers(name) if s.settings.dispatch == "key-hash"]
-        return keyed[0] if keyed else 1
+        return keyed[0] if keyed else None
+
+    def partitions(self, topic: int) -> int:
+        """How many streams a topic is: one per consumer of its key-hash subscription, else one."""
+        return self._keyed_size(topic) or 1
 
     def streams(self, topic: int) -> list[str]:
         return [self.stream(topic, p) for p in range(self.partitions(topic))]
 
     def stream(self, topic: int, part: int = 0) -> str:
-        partitioned = self.partitions(topic) > 1 or self._keyed(topic)
+        partitioned = self._keyed_size(topic) is not None
         return f"{self.prefix}:{self.parts.topics[topic].name}" + (f":p{part}" if partitioned else "")
-
-    def _keyed(self, topic: int) -> bool:
-        name = self.parts.topics[topic].name
-        return any(s.settings.dispatch == "key-hash" for s in self.parts.readers(name))
 
     def stream_for_key(self, topic: int, key: int) -> str:
         count = self.partitions(topic)

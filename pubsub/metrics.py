@@ -10,7 +10,7 @@ import numpy as np
 
 from .consumer import Consumer
 from .mailbox import Mailbox
-from .metric_info import QUANTILES
+from .metric_info import METRICS, QUANTILES, WALL_CLOCK_METRICS
 from .outage import Outage
 from .rebalance import Rebalancer
 from .recorder import Recorder
@@ -69,6 +69,16 @@ def by_subscription(
             )
         )
     return rows
+
+
+def subscription_frame(names: Sequence[str], rows: Sequence[dict[str, float]]) -> pd.DataFrame:
+    """One row per subscription (`rows`, in the order of `names`), indexed by its name, with every metric but the
+    wall-clock ones: `Result.by_subscription`, and the live run's."""
+    import pandas as pd  # here, as for the backlog: `import pubsub` stays light
+
+    metrics = [m for m in METRICS if m not in WALL_CLOCK_METRICS]
+    index = pd.Index(list(names), name="subscription")
+    return pd.DataFrame([[row[m] for m in metrics] for row in rows], index=index, columns=metrics)
 
 
 def _measure(

@@ -14,8 +14,8 @@ from .batches import Batches
 from .broker import Broker
 from .consumer import Consumer
 from .crashes import Crasher
-from .metric_info import METRICS, WALL_CLOCK_METRICS
-from .metrics import backlog_series, by_subscription, summarize
+from .metric_info import METRICS
+from .metrics import backlog_series, by_subscription, subscription_frame, summarize
 from .outage import Outage
 from .publisher import Publisher
 from .rebalance import Rebalancer
@@ -189,13 +189,4 @@ def simulate(scenario: Scenario, trace: Trace | None = None) -> Result:
     metrics["sim_rate"] = metrics["delivered"] / wall  # (building a topology alone takes far above a clock tick)
     # The registry's order, and a KeyError here if a metric were never computed.
     summary = {**scenario.summary_fields(), **{name: metrics[name] for name in METRICS}}
-    return Result(summary, backlog, _frame(model.subscriptions, parts))
-
-
-def _frame(subscriptions: list[Subscription], rows: list[dict[str, float]]) -> pd.DataFrame:
-    """One row per subscription, indexed by its name, with every metric but the wall-clock ones."""
-    import pandas as pd  # here, as for the backlog: `import pubsub` stays light
-
-    names = [m for m in METRICS if m not in WALL_CLOCK_METRICS]
-    index = pd.Index([s.name for s in subscriptions], name="subscription")
-    return pd.DataFrame([[row[m] for m in names] for row in rows], index=index, columns=names)
+    return Result(summary, backlog, subscription_frame([s.name for s in model.subscriptions], parts))
