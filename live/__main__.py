@@ -56,20 +56,30 @@ def cmd_calibrate(args) -> int:
 
 
 def cmd_check(args) -> int:
-    from .check import run_check, table
+    from .check import DRIFT_WARNING_MS, drift, run_check, table
     from .server import running
 
     with running(args.redis) as server:
         print(f"live check on {server.name} {server.version} ({'quick' if args.quick else 'full'})", file=sys.stderr)
         outcome = run_check(server, args.results, quick=args.quick)
-    c = outcome.calibration
-    print(
-        f"calibration: delivery_delay {c.delivery_delay * 1e3:.3f} ms, service_overhead "
-        f"{c.service_overhead_ack * 1e3:.3f} ms (acknowledged) / {c.service_overhead_noack * 1e3:.3f} ms (NOACK), "
-        f"redelivery_overhead {c.redelivery_overhead * 1e3:.3f} ms"
-    )
+    print("calibration before each case (real ms; the model's = real / time scale):")
+    for case, c in outcome.calibrations.items():
+        print(
+            f"  {case:<17} delivery_delay {c.delivery_delay * 1e3:.3f}, service_overhead "
+            f"{c.service_overhead_ack * 1e3:.3f} (acknowledged) / {c.service_overhead_noack * 1e3:.3f} (NOACK), "
+            f"redelivery_overhead {c.redelivery_overhead * 1e3:.3f}"
+        )
+    print("error = (simulated - real) / real: positive means the model is slower (or counts more) than the broker")
     print(table(outcome))
     print(f"conservation on the server: {'held in every run' if outcome.conserved else 'VIOLATED'}")
+    spread = drift(outcome.calibrations)
+    if max(spread.values()) > DRIFT_WARNING_MS:
+        worst = max(spread, key=spread.get)
+        print(
+            f"caution: the machine's speed changed during the check ({worst} moved by {spread[worst]:.2f} ms "
+            f"between cases, more than {DRIFT_WARNING_MS} ms); errors of a few percent may be the machine's, not "
+            "the model's: rerun on a quiet machine"
+        )
     print(f"{'PASSED' if outcome.passed else 'FAILED'} in {outcome.wall_seconds:.0f} s; results in {outcome.folder}")
     return 0 if outcome.passed else 1
 

@@ -2,7 +2,11 @@
 
 Every case runs a few replications on the real broker and, with the same seeds
 (the same draws), in the simulator twice: calibrated (the measured
-`delivery_delay`, `service_overhead` and `redelivery_overhead`) and not. The bounds apply to the mean
+`delivery_delay`, `service_overhead` and `redelivery_overhead`) and not. Each
+case is calibrated just before it runs: the machine's speed drifts by more
+over a check's quarter hour (about ±0.15 ms per message, measured) than one
+calibration is uncertain, and at ρ = 0.8 a drift of 0.15 ms moves a 20 ms
+service's latency by about 4%. The bounds apply to the mean
 over replications of the calibrated simulation against the real runs: of the
 whole run, or for a named topology of each subscription alone (its rows are
 `<case>/<subscription>`).
@@ -12,6 +16,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import platform
 import sys
 import time
@@ -34,6 +39,9 @@ from .server import Server
 
 SERVICE_TIME = 1.0  # model s: every case's mean service; the time scale makes it 20 ms of real time
 TIME_SCALE = 0.02
+# A per-message cost that moved by more than this between cases (real ms) means the machine's speed changed
+# during the check by enough to move a case at ρ = 0.8 by several percent: judge such a check on a quieter machine.
+DRIFT_WARNING_MS = 0.2
 
 
 @dataclass(frozen=True)
@@ -109,10 +117,13 @@ class Suite:
     replications: int
     duration: float  # model s per run
     warmup: float
+    calibration_rounds: int  # before each case
 
 
-FULL = Suite(CASES, replications=4, duration=600.0, warmup=50.0)
-QUICK_SUITE = Suite([c for c in CASES if c.name in QUICK], replications=3, duration=300.0, warmup=25.0)
+FULL = Suite(CASES, replications=4, duration=600.0, warmup=50.0, calibration_rounds=2)
+QUICK_SUITE = Suite(
+    [c for c in CASES if c.name in QUICK], replications=3, duration=300.0, warmup=25.0, calibration_rounds=1
+)
 
 
 @dataclass(frozen=True)
@@ -155,7 +166,7 @@ BOUNDS = {
 @dataclass
 class Outcome:
     validation: pd.DataFrame
-    calibration: Calibration
+    calibrations: dict[str, Calibration]  # case -> the calibration measured just before it ran
     passed: bool
     wall_seconds: float
     conserved: bool
@@ -180,7 +191,7 @@ def run_check(server: Server, results: Path, quick: bool = False, progress: bool
     suite = QUICK_SUITE if quick else FULL
     layout = Layout(Path(results) / "live-check")
     layout.folder.mkdir(parents=True, exist_ok=True)
-    calibration = calibrate(server.url, TIME_SCALE, quick=quick)
+    calibrations: dict[str, Calibration] = {}
     rows = []
     runs = [(case, r, seed) for case in suite.cases for r, seed in enumerate(seeds(suite.replications))]
     bar = tqdm(runs, unit="run", desc="live check", disable=(None if progress is None else not progress))
@@ -188,6 +199,9 @@ def run_check(server: Server, results: Path, quick: bool = False, progress: bool
         bar.set_postfix_str(case.name)
         if bar.disable:  # no terminal for a bar: a line per run, so that long work still shows progress
             print(f"live check: {case.name}, replication {replication + 1} of {suite.replications}", file=sys.stderr)
+        if case.name not in calibrations:
+            calibrations[case.name] = calibrate(server.url, TIME_SCALE, rounds=suite.calibration_rounds)
+        calibration = calibrations[case.name]
         duration = suite.duration * case.length
         scenario = Scenario(**case.fields, duration=duration, warmup=suite.warmup, seed=seed)
         as_simulated = calibration.applied(scenario, case.time_scale)
@@ -197,6 +211,8 @@ def run_check(server: Server, results: Path, quick: bool = False, progress: bool
             "replication": replication,
             **as_simulated.summary_fields(),
             "time_scale": case.time_scale,
+            "load_average": os.getloadavg()[0],  # the machine's, over the last minute, as the run ended
+            **{f"calibration_{name}": value for name, value in calibration.as_dict().items()},
             "conserved": log.server["holds"],
             "publish_lateness_max": max((late for late in _lateness(log)), default=0.0),
             "server_calls": json.dumps(dict(log.calls)),
@@ -235,12 +251,12 @@ def run_check(server: Server, results: Path, quick: bool = False, progress: bool
     wall = time.perf_counter() - started
     write_atomically(layout.live, lambda p: live.to_parquet(p, index=False))
     write_atomically(layout.validation, lambda p: validation.to_csv(p, index=False))
-    write_json(layout.manifest, _manifest(server, calibration, suite, quick, passed, wall))
+    write_json(layout.manifest, _manifest(server, calibrations, suite, quick, passed, wall))
     from analysis.live import errors_figure, validation_figure  # drawn from the tables just written
 
     validation_figure(layout)
     errors_figure(layout, {metric: bound.relative for metric, bound in BOUNDS.items()})
-    return Outcome(validation, calibration, passed, wall, conserved, layout.folder)
+    return Outcome(validation, calibrations, passed, wall, conserved, layout.folder)
 
 
 def _twins(calibrated, uncalibrated) -> dict[str, float]:
@@ -279,7 +295,7 @@ def _validate(live: pd.DataFrame) -> pd.DataFrame:
 
 def _manifest(
     server: Server,
-    calibration: Calibration,
+    calibrations: dict[str, Calibration],
     suite: Suite,
     quick: bool,
     passed: bool,
@@ -294,13 +310,9 @@ def _manifest(
         "started_here": server.started_here,
         "time_scale": TIME_SCALE,
         "time_scales": {c.name: c.time_scale for c in suite.cases if c.time_scale != TIME_SCALE},
-        "calibration_real_seconds": calibration.as_dict(),
-        "calibration_model_seconds": {
-            "delivery_delay": calibration.delivery_delay / TIME_SCALE,
-            "service_overhead_ack": calibration.service_overhead_ack / TIME_SCALE,
-            "service_overhead_noack": calibration.service_overhead_noack / TIME_SCALE,
-            "redelivery_overhead": calibration.redelivery_overhead / TIME_SCALE,
-        },
+        "calibrations_real_seconds": {case: c.as_dict() for case, c in calibrations.items()},
+        "calibration_rounds": suite.calibration_rounds,
+        "calibration_drift_ms": drift(calibrations),
         "quick": quick,
         "replications": suite.replications,
         "duration": suite.duration,
@@ -316,6 +328,16 @@ def _manifest(
         "redis-py": version("redis"),
         "asimpy": version("asimpy"),
         "pubsub-sweeps": version("pubsub-sweeps"),
+    }
+
+
+def drift(calibrations: dict[str, Calibration]) -> dict[str, float]:
+    """Per measured cost, how far its calibrations before the cases spread (max - min), in real ms."""
+    found = [c.as_dict() for c in calibrations.values()]
+    return {
+        name: 1e3 * (max(c[name] for c in found) - min(c[name] for c in found))
+        for name in found[0]
+        if name not in ("samples", "publish_to_receive")
     }
 
 
