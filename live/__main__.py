@@ -74,7 +74,7 @@ def cmd_check(args) -> int:
     print(f"conservation on the server: {'held in every run' if outcome.conserved else 'VIOLATED'}")
     spread = drift(outcome.calibrations)
     if max(spread.values()) > DRIFT_WARNING_MS:
-        worst = max(spread, key=spread.get)
+        worst = max(spread, key=lambda name: spread[name])
         print(
             f"caution: the machine's speed changed during the check ({worst} moved by {spread[worst]:.2f} ms "
             f"between cases, more than {DRIFT_WARNING_MS} ms); errors of a few percent may be the machine's, not "

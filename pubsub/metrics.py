@@ -3,28 +3,88 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Sequence, Sized
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
-from .consumer import Consumer
-from .mailbox import Mailbox
 from .metric_info import METRICS, QUANTILES, WALL_CLOCK_METRICS
-from .outage import Outage
-from .rebalance import Rebalancer
-from .recorder import Recorder
-from .scaling import Scaler
-from .subscription import Subscription
 
 if TYPE_CHECKING:
     import pandas as pd
 
+    from .outage import Outage
+    from .rebalance import Rebalancer
+    from .scaling import Scaler
+
+
+# What a run leaves for its reduction, whichever engine ran it: the asimpy model's own objects (`Recorder`,
+# `Subscription`, `Mailbox`, `Consumer`) have these attributes, and the compiled engine's logs have the same.
+# Logged times are anything `np.frombuffer` reads as float64 (an `array("d")`, a numpy array).
+
+
+class Counted(Protocol):
+    def counts(self) -> dict[str, int]: ...
+
+
+class RunLog(Counted, Protocol):
+    """Every first success, in the order they happened: publish, start of the attempt, end, its subscription."""
+
+    @property
+    def published_at(self) -> Any: ...
+    @property
+    def started_at(self) -> Any: ...
+    @property
+    def finished_at(self) -> Any: ...
+    @property
+    def owner(self) -> Any: ...
+
+
+class MailboxLog(Sized, Protocol):
+    """A queue: when each copy entered and left it, in order; the consumer it feeds (-1: the group)."""
+
+    @property
+    def entered(self) -> Any: ...
+    @property
+    def left(self) -> Any: ...
+    @property
+    def consumer(self) -> int: ...
+
+
+class ConsumerLog(Protocol):
+    @property
+    def started_at(self) -> float: ...
+    @property
+    def stopped_at(self) -> float: ...
+    @property
+    def busy(self) -> int: ...
+    @property
+    def busy_since(self) -> float: ...
+    @property
+    def busy_time(self) -> float: ...
+
+
+class SubscriptionLog(Protocol):
+    @property
+    def name(self) -> str: ...
+    @property
+    def recorder(self) -> Counted: ...
+    @property
+    def mailboxes(self) -> Sequence[MailboxLog]: ...
+    @property
+    def consumers(self) -> Sequence[ConsumerLog]: ...
+    @property
+    def in_flight(self) -> Sized: ...
+    @property
+    def sizes(self) -> Sequence[tuple[float, int]]: ...
+    @property
+    def rebalancer(self) -> Rebalancer | None: ...
+
 
 def summarize(
-    recorder: Recorder,
-    subscriptions: Sequence[Subscription],
-    consumers: Sequence[Consumer],
+    recorder: RunLog,
+    subscriptions: Sequence[SubscriptionLog],
+    consumers: Sequence[ConsumerLog],
     warmup: float,
     duration: float,
     outages: Sequence[Outage] = (),
@@ -40,8 +100,8 @@ def summarize(
 
 
 def by_subscription(
-    recorder: Recorder,
-    subscriptions: Sequence[Subscription],
+    recorder: RunLog,
+    subscriptions: Sequence[SubscriptionLog],
     warmup: float,
     duration: float,
     outages: Sequence[Outage] = (),
@@ -84,8 +144,8 @@ def subscription_frame(names: Sequence[str], rows: Sequence[dict[str, float]]) -
 def _measure(
     counts: dict[str, int],
     log: tuple[np.ndarray, np.ndarray, np.ndarray],
-    subscriptions: Sequence[Subscription],
-    consumers: Sequence[Consumer],
+    subscriptions: Sequence[SubscriptionLog],
+    consumers: Sequence[ConsumerLog],
     warmup: float,
     duration: float,
     outages: Sequence[Outage],
@@ -135,7 +195,7 @@ def latency_metrics(
     }
 
 
-def sorted_times(mailboxes: Sequence[Mailbox]) -> tuple[np.ndarray, np.ndarray]:
+def sorted_times(mailboxes: Sequence[MailboxLog]) -> tuple[np.ndarray, np.ndarray]:
     """Sorted times at which copies entered and left these mailboxes (a group has at least one)."""
     entered = np.sort(np.concatenate([np.frombuffer(m.entered) for m in mailboxes]))
     left = np.sort(np.concatenate([np.frombuffer(m.left) for m in mailboxes]))
@@ -165,8 +225,8 @@ def backlog_metrics(entered: np.ndarray, left: np.ndarray, warmup: float, durati
 
 
 def group_metrics(
-    subscriptions: Sequence[Subscription],
-    consumers: Sequence[Consumer],
+    subscriptions: Sequence[SubscriptionLog],
+    consumers: Sequence[ConsumerLog],
     scalers: Sequence[Scaler],
     warmup: float,
     duration: float,
@@ -199,7 +259,7 @@ def group_metrics(
     }
 
 
-def _drain_time(subscription: Subscription, start: float, length: float, duration: float) -> float:
+def _drain_time(subscription: SubscriptionLog, start: float, length: float, duration: float) -> float:
     """Seconds after the outage until the backlog is back to its level when the outage began."""
     end = start + length
     if end > duration:
@@ -211,7 +271,7 @@ def _drain_time(subscription: Subscription, start: float, length: float, duratio
     return float(candidates[drained[0]] - end) if drained.size else math.nan
 
 
-def backlog_series(subscriptions: Sequence[Subscription], interval: float, duration: float) -> pd.DataFrame:
+def backlog_series(subscriptions: Sequence[SubscriptionLog], interval: float, duration: float) -> pd.DataFrame:
     """Copies waiting in each mailbox, sampled every `interval` seconds from 0 to `duration`."""
     import pandas as pd  # only when a backlog frame is built: `import pubsub` stays light
 
@@ -231,7 +291,7 @@ def backlog_series(subscriptions: Sequence[Subscription], interval: float, durat
     )
 
 
-def _sizes_at(subscription: Subscription, times: np.ndarray) -> np.ndarray:
+def _sizes_at(subscription: SubscriptionLog, times: np.ndarray) -> np.ndarray:
     """The subscription's group size just after each of `times`."""
     at = np.array([t for t, _ in subscription.sizes])
     size = np.array([n for _, n in subscription.sizes])

@@ -14,6 +14,7 @@ from .batches import Batches
 from .broker import Broker
 from .consumer import Consumer
 from .crashes import Crasher
+from .engines import Engine, choose
 from .metric_info import METRICS
 from .metrics import backlog_series, by_subscription, subscription_frame, summarize
 from .outage import Outage
@@ -46,11 +47,12 @@ class Model:
 class Result:
     """A run's outcome: `summary` is one flat dict of scalars (the fields, then the metrics of the whole run),
     `backlog` the sampled depths, `by_subscription` the metrics of each subscription alone (a row per
-    subscription, indexed by its name)."""
+    subscription, indexed by its name), `engine` the engine that ran it."""
 
     summary: dict
     backlog: pd.DataFrame
     by_subscription: pd.DataFrame
+    engine: str = "asimpy"  # the engine that ran it
 
 
 def build(env: Environment, scenario: Scenario, trace: Trace | None = None) -> Model:
@@ -163,9 +165,39 @@ def _crashes(env: Environment, part: SubscriptionPart, consumer: Consumer, subsc
     Crasher(env, consumer, gaps, restart, subscription.recorder, lambda now: subscription.left(now, consumer))
 
 
-def simulate(scenario: Scenario, trace: Trace | None = None) -> Result:
-    """Run `scenario` to its duration; the same scenario and seed give the same result."""
+def simulate(scenario: Scenario, trace: Trace | None = None, engine: Engine = "auto") -> Result:
+    """Run `scenario` to its duration; the same scenario and seed give the same result, on either engine.
+
+    `engine`: "asimpy" (the reference model), "compiled" (`pubsub.compiled`: the same steps, faster; refused,
+    naming the fields, where it does not cover the scenario) or "auto", the compiled one where it covers the
+    scenario. `Result.engine` says which ran.
+    """
     started = time.perf_counter()
+    ran = choose(scenario, engine, traced=trace is not None)
+    warmup, duration = scenario.warmup, scenario.duration
+    if ran == "compiled":
+        from . import compiled  # here: numba loads only when the compiled engine runs
+
+        log, subscriptions, consumers = compiled.run(scenario)
+        metrics = summarize(log, subscriptions, consumers, warmup, duration)
+        if len(subscriptions) == 1:
+            parts = [dict(metrics)]
+        else:
+            parts = by_subscription(log, subscriptions, warmup, duration)
+        backlog = backlog_series(subscriptions, scenario.backlog_interval, duration)
+        names = [s.name for s in subscriptions]
+    else:
+        metrics, parts, backlog, names = _simulate_asimpy(scenario, trace)
+    wall = time.perf_counter() - started
+    metrics["wall_seconds"] = wall
+    metrics["sim_rate"] = metrics["delivered"] / wall  # (building a topology alone takes far above a clock tick)
+    # The registry's order, and a KeyError here if a metric were never computed.
+    summary = {**scenario.summary_fields(), **{name: metrics[name] for name in METRICS}}
+    return Result(summary, backlog, subscription_frame(names, parts), ran)
+
+
+def _simulate_asimpy(scenario: Scenario, trace: Trace | None):
+    """The reference model's run: (metrics of the whole run, of each subscription, backlog, subscription names)."""
     env = Environment()
     model = build(env, scenario, trace)
     outages = [
@@ -184,9 +216,4 @@ def simulate(scenario: Scenario, trace: Trace | None = None) -> Result:
     else:
         parts = by_subscription(model.recorder, model.subscriptions, warmup, duration, outages, model.scalers)
     backlog = backlog_series(model.subscriptions, scenario.backlog_interval, duration)
-    wall = time.perf_counter() - started
-    metrics["wall_seconds"] = wall
-    metrics["sim_rate"] = metrics["delivered"] / wall  # (building a topology alone takes far above a clock tick)
-    # The registry's order, and a KeyError here if a metric were never computed.
-    summary = {**scenario.summary_fields(), **{name: metrics[name] for name in METRICS}}
-    return Result(summary, backlog, subscription_frame([s.name for s in model.subscriptions], parts))
+    return metrics, parts, backlog, [s.name for s in model.subscriptions]

@@ -10,6 +10,8 @@ import csv
 import sys
 from pathlib import Path
 
+from pubsub.engines import ENGINES
+
 from .layout import Layout
 from .spec import SHIPPED, SpecError, load, resolve
 from .store import ResultStore
@@ -33,6 +35,10 @@ def parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--results", type=Path, default=Path("results"), help="results root (default: results/)")
     run.add_argument("--fresh", action="store_true", help="discard stored results of this sweep first")
+    run.add_argument(
+        "--engine", choices=ENGINES, help="simulation engine (default: the spec's `engine`, else auto: the compiled "
+        "one wherever it covers a cell); results are the same on every engine"
+    )  # fmt: skip
     sub.add_parser("list", help="list the shipped specs")
     where = sub.add_parser("where", help="print the results folder of a spec")
     where.add_argument("spec")
@@ -47,6 +53,8 @@ def cmd_run(args) -> int:
     from . import driver
 
     sweep = load(args.spec)
+    if args.engine is not None:
+        sweep = sweep.model_copy(update={"engine": args.engine})
     try:
         outcome = driver.run_sweep(sweep, resolve(args.spec), args.results, args.workers, args.dask, args.fresh)
     except driver.SweepError as error:

@@ -16,6 +16,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from pubsub import MODEL_VERSION
+from pubsub.engines import uncovered
 from pubsub.topology import Topology
 
 from .backends import backend, default_workers, worker_deaths
@@ -57,6 +58,12 @@ def run_sweep(
     """
     workers = workers or default_workers()
     plan = make_plan(sweep)
+    if sweep.engine == "compiled":  # refused before anything is written, naming the first cell it cannot run
+        for cell in plan.cells:
+            if missing := uncovered(cell.scenario):
+                raise SweepError(
+                    f"engine='compiled' does not cover cell {cell.index} {cell.varied}: {', '.join(missing)}"
+                )
     store = ResultStore(Path(results) / sweep.name)
     pool, backend_name = backend(dask, workers)
     stack = ExitStack()
@@ -83,7 +90,7 @@ def run_sweep(
                 batches = _batches(todo)
                 work = [[r.scenario.model_dump() for r in batch] for batch in batches]
                 try:
-                    for i, outputs in completed(partial(run_batch, task), work):
+                    for i, outputs in completed(partial(run_batch, task, engine=sweep.engine), work):
                         for run, result in zip(batches[i], outputs):
                             if "error" in result:
                                 store.save_error(run, result["error"] + "\n" + result["traceback"])
@@ -126,9 +133,17 @@ def run_sweep(
         runs_done=len(outcome.runs),
         runs_computed_now=outcome.computed,
         runs_failed=len(outcome.failed),
+        engines_ran=_engines_ran(outcome.runs),
     )
     write_json(store.layout.manifest, manifest)
     return outcome
+
+
+def _engines_ran(runs: pd.DataFrame) -> dict[str, int]:
+    """How many stored runs each engine ran (runs stored before engines were recorded count as "unrecorded")."""
+    if runs.empty or "engine" not in runs:
+        return {}
+    return {str(k): int(v) for k, v in runs["engine"].fillna("unrecorded").value_counts().items()}
 
 
 def _expected_copies(run: Run) -> float:
@@ -192,4 +207,5 @@ def _manifest(sweep: SweepSpec, cells: int, spec_path: Path, backend_name: str, 
         "seed": sweep.seed,
         "precision": sweep.precision.model_dump() if sweep.precision else None,
         "search": sweep.search.model_dump() if sweep.search else None,
+        "engine": sweep.engine,
     }

@@ -22,6 +22,7 @@ from pydantic import (
 )
 
 from pubsub import METRICS, MODEL_VERSION, WALL_CLOCK_METRICS, Scenario
+from pubsub.engines import Engine
 from pubsub.scenario import dotted, split_path, with_paths
 
 from .search import SearchSpec, value_of
@@ -65,6 +66,7 @@ class SweepSpec(BaseModel):
     together: dict[str, list[Any]] = Field({}, description="fields varied element by element, not crosswise")
     precision: Precision | None = None
     search: SearchSpec | None = Field(None, description="instead of a grid axis: the value that meets a target")
+    engine: Engine = Field("auto", description="auto: the compiled engine wherever it covers a cell; asimpy; compiled")
 
     @field_validator("grid", "together", mode="before")
     @classmethod

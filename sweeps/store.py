@@ -139,7 +139,7 @@ class ResultStore:
         named = any(isinstance(row["topics"], str) for row in rows)
         fields = scenario_dtypes(named)
         at_paths = {path: fields[path.rsplit(".", 1)[-1]] for path in paths}
-        columns = {"cell": "int64", "replication": "int64", **fields, **at_paths, **metric_dtypes()}
+        columns = {"cell": "int64", "replication": "int64", **fields, **at_paths, **metric_dtypes(), "engine": "string"}
         frame = pd.DataFrame(rows, columns=list(columns)).astype(columns)
         write_atomically(self.layout.runs, lambda p: frame.to_parquet(p, index=False))
 

@@ -10,25 +10,28 @@ import pandas as pd
 import pyarrow as pa
 
 from pubsub import Scenario, simulate
+from pubsub.engines import Engine
 
 
-def run_scenario(fields: dict[str, Any]) -> dict[str, Any]:
-    """Simulate; return {"part"} (the encoded run) or {"error", "traceback"}.
+def run_scenario(fields: dict[str, Any], engine: Engine = "auto") -> dict[str, Any]:
+    """Simulate on `engine`; return {"part"} (the encoded run, the engine that ran it in its summary) or
+    {"error", "traceback"}.
 
     The run comes back as one file's bytes (see `encode_part`), encoded by the
     worker so that the driver, alone and serial, only has to write them.
     """
     try:
-        result = simulate(Scenario(**fields))
+        result = simulate(Scenario(**fields), engine=engine)
     except Exception as error:  # a failing cell is recorded, and the sweep goes on
         lines = traceback.format_exception(error)
         return {"error": f"{type(error).__name__}: {error}", "traceback": "".join(lines[-6:])}
-    return {"part": encode_part(result.summary, result.backlog, result.by_subscription)}
+    summary = {**result.summary, "engine": result.engine}
+    return {"part": encode_part(summary, result.backlog, result.by_subscription)}
 
 
-def run_batch(task, batch: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def run_batch(task, batch: list[dict[str, Any]], engine: Engine = "auto") -> list[dict[str, Any]]:
     """Several small runs in one trip to a worker."""
-    return [task(fields) for fields in batch]
+    return [task(fields, engine) for fields in batch]
 
 
 SUMMARY_KEY = b"pubsub.summary"
