@@ -1,8 +1,9 @@
 """The compiled engine: a Scenario's draws made into arrays, run by `pubsub.kernel`, reduced by `pubsub.metrics`.
 
 The draws come from the same streams as the asimpy model's (`pubsub.randomness`),
-taken in the same order: each publisher's gaps and keys, each subscription's
-first-attempt service times in admission order. The parts are numbered in the
+taken in the same order: each publisher's gaps, keys and poison flags, each
+subscription's first-attempt service times and failures in admission order, and
+its retries' in the order redeliveries are taken. The parts are numbered in the
 order `simulation.build` builds them, so that the kernel's ties fall as the
 model's do and its logs are the model's, row for row.
 """
@@ -108,6 +109,10 @@ def _routes(part: SubscriptionPart, keys: int) -> np.ndarray:
     return np.array([dispatch.route(key).consumer for key in range(keys)], dtype=np.int64)
 
 
+def _flags(values: Iterator[bool] | None, count: int) -> np.ndarray:
+    return np.zeros(count, np.bool_) if values is None else _first(values, count, np.bool_)
+
+
 def run(scenario: Scenario):
     """The kernel's run of `scenario`: (run log, subscriptions in build order, their consumers)."""
     topology = Topology.of(scenario)
@@ -115,7 +120,7 @@ def run(scenario: Scenario):
     until = scenario.duration
 
     topic_index = {topic.name: t for t, topic in enumerate(topology.topics)}
-    publisher_topic, gap_chunks, key_chunks = [], [], []
+    publisher_topic, gap_chunks, key_chunks, poison_chunks = [], [], [], []
     for topic in topology.topics:
         for p in range(topic.settings.publishers):
             gaps = _gaps_until(rnd.arrival_gaps(topic, p), until)
@@ -124,6 +129,7 @@ def run(scenario: Scenario):
             publisher_topic.append(topic_index[topic.name])
             gap_chunks.append(gaps)
             key_chunks.append(keys)
+            poison_chunks.append(_flags(rnd.poison_messages(topic, p), gaps.size))
     published = np.zeros(len(topology.topics), np.int64)
     for t, gaps in zip(publisher_topic, gap_chunks):
         published[t] += gaps.size
@@ -131,6 +137,7 @@ def run(scenario: Scenario):
     topic_subs = [[s for s, part in enumerate(order) if topic.name in part.topics] for topic in topology.topics]
     offered = [int(sum(published[topic_index[name]] for name in part.topics)) for part in order]
     services = [_first(rnd.copy_service_times(part), n, float) for part, n in zip(order, offered)]
+    fails = [_flags(rnd.copy_failures(part), n) for part, n in zip(order, offered)]
     routes = [
         _routes(part, topology.keys(part)) if part.settings.dispatch not in ROUTING else np.zeros(0, np.int64)
         for part in order
@@ -141,30 +148,57 @@ def run(scenario: Scenario):
     def starts(sizes) -> np.ndarray:
         return np.concatenate(([0], np.cumsum(sizes, dtype=np.int64))).astype(np.int64)
 
-    out = kernel.run(
-        float(until),
-        float(scenario.warmup),
-        np.array(publisher_topic, np.int64),
-        starts([g.size for g in gap_chunks]),
-        np.concatenate(gap_chunks) if gap_chunks else np.zeros(0),
-        np.concatenate(key_chunks) if key_chunks else np.zeros(0, np.int64),
-        starts([len(subs) for subs in topic_subs]),
-        np.array([s for subs in topic_subs for s in subs], np.int64),
-        np.array([ROUTING.get(part.settings.dispatch, kernel.BY_KEY) for part in order], np.int64),
-        starts(groups),
-        starts(boxes),
-        np.array([-1 if (c := p.settings.queue_capacity) is None else c for p in order], np.int64),
-        np.array([part.settings.delivery_delay for part in order], np.float64),
-        np.array([part.settings.service_overhead for part in order], np.float64),
-        starts([r.size for r in routes]),
-        np.concatenate(routes),
-        starts(offered),
-        np.concatenate(services) if services else np.zeros(0),
-        int(sum(offered)),
-    )
-    (messages, delivered, processed, dropped, length, busy, busy_since, busy_time,
-     success_published, success_started, success_finished, success_owner,
-     entered_box, entered_at, left_box, left_at) = out  # fmt: skip
+    settings = [part.settings for part in order]
+
+    def column(values, dtype) -> np.ndarray:
+        return np.array(values, dtype)
+
+    # Redeliveries draw as they happen: as many as copies offered to begin with, more if a run needs them.
+    retries = [n + 64 if s.ack else 0 for s, n in zip(settings, offered)]
+    while True:
+        retry_services = [_first(rnd.retry_service_times(part), n, float) for part, n in zip(order, retries)]
+        retry_fails = [_flags(rnd.retry_failures(part), n) for part, n in zip(order, retries)]
+        out = kernel.run(
+            float(until),
+            float(scenario.warmup),
+            column(publisher_topic, np.int64),
+            starts([g.size for g in gap_chunks]),
+            np.concatenate(gap_chunks),
+            np.concatenate(key_chunks),
+            np.concatenate(poison_chunks),
+            starts([len(subs) for subs in topic_subs]),
+            column([s for subs in topic_subs for s in subs], np.int64),
+            column([ROUTING.get(s.dispatch, kernel.BY_KEY) for s in settings], np.int64),
+            starts(groups),
+            starts(boxes),
+            column([-1 if s.queue_capacity is None else s.queue_capacity for s in settings], np.int64),
+            column([s.delivery_delay for s in settings], np.float64),
+            column([s.service_overhead for s in settings], np.float64),
+            column([s.redelivery_overhead for s in settings], np.float64),
+            column([s.ack for s in settings], np.bool_),
+            column([s.ack_timeout for s in settings], np.float64),
+            column([-1 if s.max_deliveries is None else s.max_deliveries for s in settings], np.int64),
+            column([s.idempotent for s in settings], np.bool_),
+            column([s.nack for s in settings], np.bool_),
+            column([s.retry_delay for s in settings], np.float64),
+            column([s.retry_backoff == "exponential" for s in settings], np.bool_),
+            column([-1.0 if s.retry_delay_max is None else s.retry_delay_max for s in settings], np.float64),
+            starts([r.size for r in routes]),
+            np.concatenate(routes),
+            starts(offered),
+            np.concatenate(services),
+            np.concatenate(fails),
+            starts(retries),
+            np.concatenate(retry_services),
+            np.concatenate(retry_fails),
+            int(sum(offered)),
+        )
+        if out[-1]:
+            break
+        retries = [2 * n for n in retries]
+    (messages, delivered, processed, redelivered, duplicates, suppressed, dropped, dead_lettered, in_flight, length,
+     busy, busy_since, busy_time, success_published, success_started, success_finished, success_owner,
+     entered_box, entered_at, left_box, left_at, _) = out  # fmt: skip
 
     entered_sorted, left_sorted = np.argsort(entered_box, kind="stable"), np.argsort(left_box, kind="stable")
     entered_split = np.searchsorted(entered_box[entered_sorted], np.arange(sum(boxes) + 1))
@@ -186,17 +220,17 @@ def run(scenario: Scenario):
             "published": int(sum(messages[topic_index[name]] for name in part.topics)),
             "delivered": int(delivered[s]),
             "processed": int(processed[s]),
-            "redelivered": 0,
-            "duplicates": 0,
-            "suppressed": 0,
+            "redelivered": int(redelivered[s]),
+            "duplicates": int(duplicates[s]),
+            "suppressed": int(suppressed[s]),
             "dropped": int(dropped[s]),
-            "dead_lettered": 0,
+            "dead_lettered": int(dead_lettered[s]),
             "lost": 0,
             "crashes": 0,
         }
-        in_flight = range(int(delivered[s] - processed[s]))
+        flying = range(int(in_flight[s]))
         subscriptions.append(
-            Subscription(part.name, Counts(counts), mailboxes, group, in_flight, [(0.0, part.settings.group_size)])
+            Subscription(part.name, Counts(counts), mailboxes, group, flying, [(0.0, part.settings.group_size)])
         )
         consumers.extend(group)
     totals = {name: sum(s.recorder.values[name] for s in subscriptions) for name in subscriptions[0].recorder.values}

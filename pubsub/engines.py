@@ -18,13 +18,12 @@ _SUBSCRIPTION: dict[str, object] = {
     "prefetch": 1,
     "batch_size": 1,
     "batch_overhead": 0.0,
-    "ack": False,
     "autoscale": False,
     "rebalance": "none",
     "crash_rate": 0.0,
     "outage_duration": 0.0,
 }
-_TOPIC: dict[str, object] = {"poison_prob": 0.0}
+_TOPIC: dict[str, object] = {}
 
 
 def _off(settings: TopicSettings | SubscriptionSettings, modelled: dict[str, object], at: str) -> list[str]:

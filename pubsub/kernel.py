@@ -2,15 +2,17 @@
 
 It follows asimpy's scheduling exactly, so that both engines take the same
 steps in the same order: events wait in a heap ordered by (time, serial), the
-serial counting every scheduling in the order it happened; the process an
-event wakes runs at once, and whatever that run wakes (a consumer handed a
-copy) runs after it, first woken first, before the clock moves on. Times are
-summed as the model sums them (`now + (service + overhead)`), so that equal
-inputs give equal floats.
+serial counting every scheduling in the order it happened; the process or
+callback an event wakes runs at once, and whatever that run wakes (a consumer
+handed a copy) runs after it, first woken first, before the clock moves on.
+Times are summed as the model sums them (`now + (service + overhead)`), so
+that equal inputs give equal floats.
 
-Copies live in arrays indexed by admission; a mailbox is a linked FIFO of
-copies, with a linked FIFO of the consumers waiting on it. The logs it returns
-are the ones `pubsub.metrics` reduces (`pubsub.compiled` wraps them).
+Copies live in arrays indexed by admission. A mailbox is two doubly linked
+FIFOs of copies (redeliveries, handed out first, and new copies: a copy can
+leave from the middle when another attempt acknowledges it) and a linked FIFO
+of the consumers waiting on it. The logs it returns are the ones
+`pubsub.metrics` reduces (`pubsub.compiled` wraps them).
 """
 
 from __future__ import annotations
@@ -22,42 +24,127 @@ from numba import njit
 SHARED, ROUND_ROBIN, LEAST_LOADED, BY_KEY = 0, 1, 2, 3
 # Where a consumer is parked.
 WAITING, DELAYED, BUSY = 0, 1, 2
+# Heap entries that are callbacks, not processes: `Acknowledgments._expire` and `_return`.
+EXPIRE, RETURN = -1, -2
+# A copy's settlement.
+UNSETTLED, PROCESSED, DEAD = 0, 1, 2
+
+
+# A heap entry: its time in one array, the rest in a row of another.
+SERIAL, OWNER, COPY, DELIVERY = range(4)
 
 
 @njit(cache=True)
-def _heap_push(times, serials, owners, size, time, serial, owner):
+def _before(times, rows, i, j):
+    return times[i] < times[j] or (times[i] == times[j] and rows[i, SERIAL] < rows[j, SERIAL])
+
+
+@njit(cache=True)
+def _swap(times, rows, i, j):
+    times[i], times[j] = times[j], times[i]
+    for k in range(4):
+        rows[i, k], rows[j, k] = rows[j, k], rows[i, k]
+
+
+@njit(cache=True)
+def _schedule(times, rows, size, time, serial, owner, copy, delivery):
+    """Add an entry (growing the heap if it is full); returns the heap's arrays."""
+    if size == times.size:
+        times, rows = _grown(times, size), _grown_rows(rows, size)
+    times[size] = time
+    rows[size, SERIAL], rows[size, OWNER], rows[size, COPY], rows[size, DELIVERY] = serial, owner, copy, delivery
     i = size
-    while i > 0:
-        parent = (i - 1) >> 1
-        if times[parent] < time or (times[parent] == time and serials[parent] < serial):
-            break
-        times[i], serials[i], owners[i] = times[parent], serials[parent], owners[parent]
-        i = parent
-    times[i], serials[i], owners[i] = time, serial, owner
-    return size + 1
+    while i > 0 and _before(times, rows, i, (i - 1) >> 1):
+        _swap(times, rows, i, (i - 1) >> 1)
+        i = (i - 1) >> 1
+    return times, rows
 
 
 @njit(cache=True)
-def _heap_pop(times, serials, owners, size):
-    """Remove the first entry (read it at index 0 before calling); returns the new size."""
+def _pop(times, rows, size):
+    """Remove the first entry (read it before calling); returns the new size."""
     size -= 1
-    time, serial, owner = times[size], serials[size], owners[size]
+    _swap(times, rows, 0, size)
     i = 0
     while True:
         child = 2 * i + 1
         if child >= size:
             break
-        right = child + 1
-        if right < size and (
-            times[right] < times[child] or (times[right] == times[child] and serials[right] < serials[child])
-        ):
-            child = right
-        if time < times[child] or (time == times[child] and serial < serials[child]):
+        if child + 1 < size and _before(times, rows, child + 1, child):
+            child += 1
+        if not _before(times, rows, child, i):
             break
-        times[i], serials[i], owners[i] = times[child], serials[child], owners[child]
+        _swap(times, rows, i, child)
         i = child
-    times[i], serials[i], owners[i] = time, serial, owner
     return size
+
+
+@njit(cache=True)
+def _grown(values, size):
+    bigger = np.empty(max(2 * values.size, size + 16), values.dtype)
+    bigger[: values.size] = values
+    return bigger
+
+
+@njit(cache=True)
+def _grown_rows(rows, size):
+    bigger = np.empty((max(2 * rows.shape[0], size + 16), rows.shape[1]), rows.dtype)
+    bigger[: rows.shape[0]] = rows
+    return bigger
+
+
+@njit(cache=True)
+def _log(boxes, times, count, box, now):
+    """Append (box, now) to a log of mailbox events; returns its arrays."""
+    if count == times.size:
+        boxes, times = _grown(boxes, count), _grown(times, count)
+    boxes[count], times[count] = box, now
+    return boxes, times
+
+
+@njit(cache=True)
+def _least_loaded(first, last, first_consumer, length, busy):
+    """`LeastLoaded.route`: the mailbox of the fewest copies waiting plus in service, the lowest on ties."""
+    box = first
+    best = length[first] + busy[first_consumer]
+    for j in range(1, last - first):
+        load = length[first + j] + busy[first_consumer + j]
+        if load < best:
+            best, box = load, first + j
+    return box
+
+
+@njit(cache=True)
+def _append(head, tail, prev, after, box, copy):
+    prev[copy] = tail[box]
+    after[copy] = -1
+    if tail[box] < 0:
+        head[box] = copy
+    else:
+        after[tail[box]] = copy
+    tail[box] = copy
+
+
+@njit(cache=True)
+def _unlink(head, tail, prev, after, box, copy):
+    if prev[copy] < 0:
+        head[box] = after[copy]
+    else:
+        after[prev[copy]] = after[copy]
+    if after[copy] < 0:
+        tail[box] = prev[copy]
+    else:
+        prev[after[copy]] = prev[copy]
+    prev[copy] = after[copy] = -1
+
+
+@njit(cache=True)
+def _retry_delay(deliveries, delay, exponential, delay_max):
+    """`pubsub.retries.Retries.delay_after` (`delay_max` < 0: none)."""
+    if not exponential:
+        return delay
+    wait = delay * 2.0 ** min(deliveries - 1, 1023)
+    return wait if delay_max < 0 else min(wait, delay_max)
 
 
 @njit(cache=True)
@@ -68,6 +155,7 @@ def run(
     gap_start,
     gaps,
     keys,
+    poison,
     topic_sub_start,
     topic_subs,
     sub_dispatch,
@@ -76,14 +164,30 @@ def run(
     sub_capacity,
     sub_delay,
     sub_overhead,
+    sub_redelivery_overhead,
+    sub_ack,
+    sub_timeout,
+    sub_max_deliveries,
+    sub_idempotent,
+    sub_nack,
+    sub_retry_delay,
+    sub_exponential,
+    sub_retry_delay_max,
     sub_route_start,
     route_consumer,
     sub_service_start,
     services,
+    first_fails,
+    sub_retry_start,
+    retry_services,
+    retry_fails,
     copies,
 ):
-    """Run to `until`; publisher p publishes after each of `gaps[gap_start[p]:gap_start[p + 1]]` (keys alike);
-    subscription s's copies take `services[sub_service_start[s]:]` in admission order."""
+    """Run to `until`. Publisher p publishes after each of `gaps[gap_start[p]:gap_start[p + 1]]` (its keys and
+    poison flags alike); subscription s's copies take `services[sub_service_start[s]:]` and `first_fails` in
+    admission order, its redeliveries `retry_services[sub_retry_start[s]:]` and `retry_fails` in the order they
+    are taken. The last value returned is False if some subscription ran out of retry draws (run again with
+    more)."""
     publishers = publisher_topic.size
     subscriptions = sub_dispatch.size
     consumers = sub_consumer_start[subscriptions]
@@ -95,33 +199,52 @@ def run(
     for s in range(subscriptions):
         for c in range(sub_consumer_start[s], sub_consumer_start[s + 1]):
             consumer_sub[c] = s
-            own = sub_mailbox_start[s + 1] - sub_mailbox_start[s] > 1 or sub_dispatch[s] != SHARED
-            inbox[c] = sub_mailbox_start[s] + (c - sub_consumer_start[s] if own else 0)
+            inbox[c] = sub_mailbox_start[s] + (0 if sub_dispatch[s] == SHARED else c - sub_consumer_start[s])
 
     # Copies, by admission.
+    copy_sub = np.empty(copies, np.int64)
     copy_published = np.empty(copies, np.float64)
     copy_service = np.empty(copies, np.float64)
+    copy_fails = np.zeros(copies, np.bool_)
+    copy_poison = np.zeros(copies, np.bool_)
+    copy_home = np.empty(copies, np.int64)
+    copy_deliveries = np.zeros(copies, np.int64)
+    copy_running = np.zeros(copies, np.int64)
+    copy_settled = np.zeros(copies, np.int64)
+    copy_doomed = np.zeros(copies, np.bool_)
+    copy_outstanding = np.zeros(copies, np.int64)
+    copy_in_flight = np.zeros(copies, np.bool_)
+    copy_box = np.full(copies, -1, np.int64)  # the mailbox it waits in
+    copy_retrying = np.zeros(copies, np.bool_)  # waits among its mailbox's redeliveries
+    copy_prev = np.full(copies, -1, np.int64)
     copy_next = np.full(copies, -1, np.int64)
     admitted = 0
     served = np.zeros(subscriptions, np.int64)  # first-attempt draws taken, per subscription
+    retried = np.zeros(subscriptions, np.int64)  # retry draws taken
 
-    # Mailboxes: queued copies and waiting consumers, both linked FIFOs.
-    head = np.full(mailboxes, -1, np.int64)
-    tail = np.full(mailboxes, -1, np.int64)
+    # Mailboxes: redeliveries and new copies, both linked FIFOs, and the consumers waiting, a third.
+    items_head = np.full(mailboxes, -1, np.int64)
+    items_tail = np.full(mailboxes, -1, np.int64)
+    retries_head = np.full(mailboxes, -1, np.int64)
+    retries_tail = np.full(mailboxes, -1, np.int64)
     length = np.zeros(mailboxes, np.int64)
     getter_head = np.full(mailboxes, -1, np.int64)
     getter_tail = np.full(mailboxes, -1, np.int64)
     getter_next = np.full(consumers, -1, np.int64)
-    entered_box = np.empty(copies, np.int64)
-    entered_at = np.empty(copies, np.float64)
-    left_box = np.empty(copies, np.int64)
-    left_at = np.empty(copies, np.float64)
+    log_size = max(copies, 16)  # grown as needed: redeliveries wait again
+    entered_box = np.empty(log_size, np.int64)
+    entered_at = np.empty(log_size, np.float64)
+    left_box = np.empty(log_size, np.int64)
+    left_at = np.empty(log_size, np.float64)
     entered = 0
     left = 0
 
     # Consumers.
     state = np.full(consumers, WAITING, np.int64)
     current = np.full(consumers, -1, np.int64)
+    current_delivery = np.zeros(consumers, np.int64)
+    current_service = np.zeros(consumers, np.float64)
+    current_fails = np.zeros(consumers, np.bool_)
     attempt_start = np.zeros(consumers, np.float64)  # the attempt's `now`: when its service began
     busy = np.zeros(consumers, np.int64)
     busy_since = np.zeros(consumers, np.float64)
@@ -131,7 +254,12 @@ def run(
     messages = np.zeros(topics, np.int64)
     delivered = np.zeros(subscriptions, np.int64)
     processed = np.zeros(subscriptions, np.int64)
+    redelivered = np.zeros(subscriptions, np.int64)
+    duplicates = np.zeros(subscriptions, np.int64)
+    suppressed = np.zeros(subscriptions, np.int64)
     dropped = np.zeros(subscriptions, np.int64)
+    dead_lettered = np.zeros(subscriptions, np.int64)
+    in_flight = np.zeros(subscriptions, np.int64)
     success_published = np.empty(copies, np.float64)
     success_started = np.empty(copies, np.float64)
     success_finished = np.empty(copies, np.float64)
@@ -139,18 +267,18 @@ def run(
     successes = 0
     next_member = np.zeros(subscriptions, np.int64)  # round-robin's turn
 
-    # Scheduling: a heap of (time, serial, process) and a FIFO of woken processes (consumer, copy handed).
-    processes = consumers + publishers  # a process is a consumer c or a publisher consumers + p
-    heap_time = np.empty(processes, np.float64)
-    heap_serial = np.empty(processes, np.int64)
-    heap_owner = np.empty(processes, np.int64)
+    # Scheduling: a heap of (time; serial, owner: a process or EXPIRE/RETURN, copy, delivery), and a FIFO of the
+    # consumers woken by a copy handed to them (with the copy).
+    heap_time = np.empty(consumers + publishers + 16, np.float64)
+    heap = np.empty((heap_time.size, 4), np.int64)
     heap_size = 0
     serial = 0
-    ready_consumer = np.empty(processes + 1, np.int64)
-    ready_copy = np.empty(processes + 1, np.int64)
+    ready_consumer = np.empty(consumers + 1, np.int64)
+    ready_copy = np.empty(consumers + 1, np.int64)
     ready_first = 0
     ready_count = 0
     gap_next = gap_start[:-1].copy()
+    enough = True
 
     # At 0 every consumer finds its mailbox empty and waits on it, in build order; each publisher waits its gap.
     for c in range(consumers):
@@ -162,47 +290,67 @@ def run(
         getter_tail[box] = c
     for p in range(publishers):
         if gap_next[p] < gap_start[p + 1]:
-            heap_size = _heap_push(
-                heap_time, heap_serial, heap_owner, heap_size, gaps[gap_next[p]], serial, consumers + p
-            )
+            heap_time, heap = _schedule(heap_time, heap, heap_size, gaps[gap_next[p]], serial, consumers + p, -1, 0)
+            heap_size += 1
             serial += 1
 
     now = 0.0
-    while heap_size > 0:
+    while heap_size > 0 and enough:
         if heap_time[0] > until:
             break
         now = heap_time[0]
-        owner = heap_owner[0]
-        heap_size = _heap_pop(heap_time, heap_serial, heap_owner, heap_size)
-        wake_consumer = -1
-        if owner >= consumers:  # a publisher publishes, then waits for its next gap
+        owner, event_copy, event_delivery = heap[0, OWNER], heap[0, COPY], heap[0, DELIVERY]
+        heap_size = _pop(heap_time, heap, heap_size)
+        # The event's own work may put copies in mailboxes, which hands them to waiting consumers: those run after
+        # it, in order. A copy coming back (`Subscription.redeliver`) is `back`; `then` the consumer that goes on.
+        back = -1
+        then = -1
+        if owner == EXPIRE:  # `Acknowledgments._expire`
+            copy = event_copy
+            if copy_settled[copy] == UNSETTLED and copy_outstanding[copy] == event_delivery:
+                copy_outstanding[copy] = 0
+                s = copy_sub[copy]
+                if 0 <= sub_max_deliveries[s] <= copy_deliveries[copy]:
+                    if copy_running[copy] > 0:
+                        copy_doomed[copy] = True
+                    else:
+                        copy_settled[copy] = DEAD
+                        in_flight[s] -= copy_in_flight[copy]
+                        copy_in_flight[copy] = False
+                        dead_lettered[s] += 1
+                else:
+                    back = copy
+        elif owner == RETURN:  # `Acknowledgments._return`
+            if copy_settled[event_copy] == UNSETTLED:
+                back = event_copy
+        elif owner >= consumers:  # a publisher publishes, then waits for its next gap
             p = owner - consumers
             k = gap_next[p]
             topic = publisher_topic[p]
             messages[topic] += 1
             for i in range(topic_sub_start[topic], topic_sub_start[topic + 1]):
                 s = topic_subs[i]
-                first = sub_mailbox_start[s]
+                first, last = sub_mailbox_start[s], sub_mailbox_start[s + 1]
                 policy = sub_dispatch[s]
                 if policy == SHARED:
                     box = first
                 elif policy == ROUND_ROBIN:
                     box = first + next_member[s]
-                    next_member[s] = (next_member[s] + 1) % (sub_mailbox_start[s + 1] - first)
+                    next_member[s] = (next_member[s] + 1) % (last - first)
                 elif policy == LEAST_LOADED:
-                    box = first
-                    best = length[first] + busy[sub_consumer_start[s]]
-                    for j in range(1, sub_mailbox_start[s + 1] - first):
-                        load = length[first + j] + busy[sub_consumer_start[s] + j]
-                        if load < best:
-                            best, box = load, first + j
+                    box = _least_loaded(first, last, sub_consumer_start[s], length, busy)
                 else:
                     box = first + route_consumer[sub_route_start[s] + keys[k]]
                 copy = admitted
                 admitted += 1
-                copy_published[copy] = now
-                copy_service[copy] = services[sub_service_start[s] + served[s]]
+                draw = sub_service_start[s] + served[s]
                 served[s] += 1
+                copy_sub[copy], copy_published[copy], copy_home[copy] = s, now, box
+                copy_service[copy], copy_fails[copy], copy_poison[copy] = (
+                    services[draw],
+                    first_fails[draw] or poison[k],
+                    poison[k],
+                )
                 if sub_capacity[s] >= 0 and length[box] >= sub_capacity[s]:
                     dropped[s] += 1
                     continue
@@ -213,82 +361,181 @@ def run(
                         getter_tail[box] = -1
                     getter_next[waiter] = -1
                     slot = (ready_first + ready_count) % ready_consumer.size
-                    ready_consumer[slot] = waiter
-                    ready_copy[slot] = copy
+                    ready_consumer[slot], ready_copy[slot] = waiter, copy
                     ready_count += 1
                 else:
-                    if tail[box] < 0:
-                        head[box] = copy
-                    else:
-                        copy_next[tail[box]] = copy
-                    tail[box] = copy
+                    _append(items_head, items_tail, copy_prev, copy_next, box, copy)
+                    copy_box[copy], copy_retrying[copy] = box, False
                     length[box] += 1
-                    entered_box[entered] = box
-                    entered_at[entered] = now
+                    entered_box, entered_at = _log(entered_box, entered_at, entered, box, now)
                     entered += 1
             gap_next[p] = k + 1
             if k + 1 < gap_start[p + 1]:
-                heap_size = _heap_push(heap_time, heap_serial, heap_owner, heap_size, now + gaps[k + 1], serial, owner)
+                heap_time, heap = _schedule(heap_time, heap, heap_size, now + gaps[k + 1], serial, owner, -1, 0)
+                heap_size += 1
                 serial += 1
         else:
-            wake_consumer = owner
+            then = owner
 
-        while True:  # the woken consumer, then every consumer woken meanwhile, in order
-            c = wake_consumer
+        while True:  # the event's own work, then every consumer woken meanwhile, in order
+            if back >= 0:  # `Subscription.redeliver`: out of flight, back to its mailbox among the redeliveries
+                copy = back
+                back = -1
+                s = copy_sub[copy]
+                in_flight[s] -= copy_in_flight[copy]
+                copy_in_flight[copy] = False
+                box = copy_home[copy]  # its route, under every policy but least-loaded, whose route is of now
+                if sub_dispatch[s] == LEAST_LOADED:
+                    box = _least_loaded(
+                        sub_mailbox_start[s], sub_mailbox_start[s + 1], sub_consumer_start[s], length, busy
+                    )
+                waiter = getter_head[box]
+                if waiter >= 0:
+                    getter_head[box] = getter_next[waiter]
+                    if getter_head[box] < 0:
+                        getter_tail[box] = -1
+                    getter_next[waiter] = -1
+                    slot = (ready_first + ready_count) % ready_consumer.size
+                    ready_consumer[slot], ready_copy[slot] = waiter, copy
+                    ready_count += 1
+                else:
+                    _append(retries_head, retries_tail, copy_prev, copy_next, box, copy)
+                    copy_box[copy], copy_retrying[copy] = box, True
+                    length[box] += 1
+                    entered_box, entered_at = _log(entered_box, entered_at, entered, box, now)
+                    entered += 1
+                continue
+            c = then
+            then = -1
             copy = -1
             if c < 0:
                 if ready_count == 0:
                     break
-                c = ready_consumer[ready_first]
-                copy = ready_copy[ready_first]
+                c, copy = ready_consumer[ready_first], ready_copy[ready_first]
                 ready_first = (ready_first + 1) % ready_consumer.size
                 ready_count -= 1
-            wake_consumer = -1
             s = consumer_sub[c]
             if state[c] == DELAYED:  # the copy has reached it: the attempt starts
                 attempt_start[c] = now
                 state[c] = BUSY
-                heap_size = _heap_push(
-                    heap_time, heap_serial, heap_owner, heap_size, now + (copy_service[current[c]] + sub_overhead[s]),
-                    serial, c,
-                )  # fmt: skip
+                end = now + (current_service[c] + sub_overhead[s])
+                heap_time, heap = _schedule(heap_time, heap, heap_size, end, serial, c, -1, 0)
+                heap_size += 1
                 serial += 1
                 continue
-            if state[c] == BUSY:  # its attempt ended: a first success
-                end = now
+            if state[c] == BUSY:  # its attempt ended: `Subscription.finished`, then the next copy
                 busy[c] = 0
                 start = attempt_start[c]
-                if end > warmup:
-                    busy_time[c] += end - (start if start > warmup else warmup)
+                if now > warmup:
+                    busy_time[c] += now - (start if start > warmup else warmup)
                 done = current[c]
-                processed[s] += 1
-                success_published[successes] = copy_published[done]
-                success_started[successes] = start
-                success_finished[successes] = end
-                success_owner[successes] = s
-                successes += 1
-                current[c] = -1
-                box = inbox[c]
-                copy = head[box]
-                if copy < 0:  # nothing waiting: wait on the mailbox
-                    state[c] = WAITING
-                    if getter_tail[box] < 0:
-                        getter_head[box] = c
+                ok = not current_fails[c]
+                copy_running[done] -= 1
+                state[c] = WAITING
+                first_success = False
+                if not sub_ack[s]:
+                    first_success = True
+                elif copy_settled[done] != UNSETTLED:
+                    if ok:
+                        if sub_idempotent[s]:
+                            suppressed[s] += 1
+                        else:
+                            duplicates[s] += 1
+                elif ok:
+                    box = copy_box[done]
+                    if box >= 0:  # redelivered meanwhile and waiting: withdrawn
+                        if copy_retrying[done]:
+                            _unlink(retries_head, retries_tail, copy_prev, copy_next, box, done)
+                        else:
+                            _unlink(items_head, items_tail, copy_prev, copy_next, box, done)
+                        copy_box[done] = -1
+                        length[box] -= 1
+                        left_box, left_at = _log(left_box, left_at, left, box, now)
+                        left += 1
+                    first_success = True
+                elif copy_doomed[done]:
+                    if copy_running[done] == 0:
+                        copy_settled[done] = DEAD
+                        in_flight[s] -= copy_in_flight[done]
+                        copy_in_flight[done] = False
+                        dead_lettered[s] += 1
+                elif sub_nack[s] and copy_outstanding[done] == current_delivery[c]:  # `Acknowledgments._nack`
+                    copy_outstanding[done] = 0
+                    if 0 <= sub_max_deliveries[s] <= copy_deliveries[done]:
+                        if copy_running[done] > 0:
+                            copy_doomed[done] = True
+                        else:
+                            copy_settled[done] = DEAD
+                            in_flight[s] -= copy_in_flight[done]
+                            copy_in_flight[done] = False
+                            dead_lettered[s] += 1
                     else:
-                        getter_next[getter_tail[box]] = c
-                    getter_tail[box] = c
+                        wait = _retry_delay(copy_deliveries[done], sub_retry_delay[s], sub_exponential[s],
+                                            sub_retry_delay_max[s])  # fmt: skip
+                        returns = now + wait
+                        if returns > now:
+                            heap_time, heap = _schedule(heap_time, heap, heap_size, returns, serial, RETURN, done, 0)
+                            heap_size += 1
+                            serial += 1
+                        else:  # back at once; then this consumer goes on
+                            back, then = done, c
+                if first_success:
+                    copy_settled[done] = PROCESSED
+                    in_flight[s] -= copy_in_flight[done]
+                    copy_in_flight[done] = False
+                    processed[s] += 1
+                    success_published[successes] = copy_published[done]
+                    success_started[successes] = start
+                    success_finished[successes] = now
+                    success_owner[successes] = s
+                    successes += 1
+                if back >= 0:
                     continue
-                head[box] = copy_next[copy]
-                if head[box] < 0:
-                    tail[box] = -1
-                copy_next[copy] = -1
+            if copy < 0:  # after an attempt: the next copy waiting (redeliveries first), or wait for one
+                box = inbox[c]
+                copy = retries_head[box]
+                if copy >= 0:
+                    _unlink(retries_head, retries_tail, copy_prev, copy_next, box, copy)
+                else:
+                    copy = items_head[box]
+                    if copy < 0:
+                        if getter_tail[box] < 0:
+                            getter_head[box] = c
+                        else:
+                            getter_next[getter_tail[box]] = c
+                        getter_tail[box] = c
+                        continue
+                    _unlink(items_head, items_tail, copy_prev, copy_next, box, copy)
+                copy_box[copy] = -1
                 length[box] -= 1
-                left_box[left] = box
-                left_at[left] = now
+                left_box, left_at = _log(left_box, left_at, left, box, now)
                 left += 1
-            # Take `copy`: one delivery; the attempt starts when the copy can have reached the consumer.
+            # `Subscription.taken`: one delivery, whose timeout starts now; the attempt starts when the copy can
+            # have reached the consumer.
             delivered[s] += 1
-            current[c] = copy
+            copy_deliveries[copy] += 1
+            copy_running[copy] += 1
+            delivery = copy_deliveries[copy]
+            redelivered[s] += delivery > 1
+            in_flight[s] += not copy_in_flight[copy]
+            copy_in_flight[copy] = True
+            if sub_ack[s]:
+                copy_outstanding[copy] = delivery
+                expires = now + sub_timeout[s]
+                heap_time, heap = _schedule(heap_time, heap, heap_size, expires, serial, EXPIRE, copy, delivery)
+                heap_size += 1
+                serial += 1
+            if delivery == 1:
+                service, fails = copy_service[copy], copy_fails[copy]
+            else:  # `Work.retry`
+                draw = sub_retry_start[s] + retried[s]
+                if draw == sub_retry_start[s + 1]:
+                    enough = False
+                    break
+                retried[s] += 1
+                service = retry_services[draw] + sub_redelivery_overhead[s]
+                fails = retry_fails[draw] or copy_poison[copy]
+            current[c], current_delivery[c], current_service[c], current_fails[c] = copy, delivery, service, fails
             busy[c] = 1
             start = now
             reach = copy_published[copy] + sub_delay[s]
@@ -297,21 +544,25 @@ def run(
             busy_since[c] = start
             if start > now:
                 state[c] = DELAYED
-                heap_size = _heap_push(heap_time, heap_serial, heap_owner, heap_size, now + (start - now), serial, c)
+                wake = now + (start - now)
             else:
                 state[c] = BUSY
                 attempt_start[c] = now
-                heap_size = _heap_push(
-                    heap_time, heap_serial, heap_owner, heap_size, now + (copy_service[copy] + sub_overhead[s]),
-                    serial, c,
-                )  # fmt: skip
+                wake = now + (service + sub_overhead[s])
+            heap_time, heap = _schedule(heap_time, heap, heap_size, wake, serial, c, -1, 0)
+            heap_size += 1
             serial += 1
 
     return (
         messages,
         delivered,
         processed,
+        redelivered,
+        duplicates,
+        suppressed,
         dropped,
+        dead_lettered,
+        in_flight,
         length,
         busy,
         busy_since,
@@ -324,4 +575,5 @@ def run(
         entered_at[:entered],
         left_box[:left],
         left_at[:left],
+        enough,
     )

@@ -3,7 +3,7 @@
 import math
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from pubsub import Scenario, simulate
@@ -29,7 +29,7 @@ def _covered(fields: dict) -> dict:
 
 @st.composite
 def covered_subscription(draw, duration: float) -> dict:
-    return _covered(draw(subscription_fields(duration, ack=False)))
+    return _covered(draw(subscription_fields(duration)))
 
 
 def _rate(draw, fields: dict) -> float:
@@ -42,7 +42,7 @@ def covered_scenarios(draw) -> Scenario:
     duration = draw(st.floats(20.0, 300.0))
     if draw(st.booleans()):
         subscription = draw(covered_subscription(duration))
-        topic = draw(topic_fields(duration, _rate(draw, subscription), poison=False))
+        topic = draw(topic_fields(duration, _rate(draw, subscription), poison=subscription["ack"]))
         shape = dict(topics=draw(st.integers(1, 3)), subscribers=draw(st.integers(1, 3)))
         return Scenario(**shape, **topic, **subscription, **run_fields(draw, duration))
     names = [f"topic{i}" for i in range(draw(st.integers(1, 3)))]
@@ -54,12 +54,13 @@ def covered_scenarios(draw) -> Scenario:
     for name in dict.fromkeys(t for part in subscriptions.values() for t in part["topics"]):
         readers = [part for part in subscriptions.values() if name in part["topics"]]
         rate = min(_rate(draw, part) / len(part["topics"]) for part in readers)
-        topics[name] = draw(topic_fields(duration, rate, poison=False))
+        topics[name] = draw(topic_fields(duration, rate, poison=all(part["ack"] for part in readers)))
     return Scenario(topics=topics, subscriptions=subscriptions, **run_fields(draw, duration))
 
 
-def assert_same_run(scenario: Scenario) -> None:
-    """Every count equal, every time and rate to 1e-9 relative; per subscription and the backlog series alike."""
+def assert_same_run(scenario: Scenario) -> dict:
+    """Every count equal, every time and rate to 1e-9 relative; per subscription and the backlog series alike.
+    Returns the summary."""
     reference = simulate(scenario, engine="asimpy")
     compiled = simulate(scenario, engine="compiled")
     assert (reference.engine, compiled.engine) == ("asimpy", "compiled")
@@ -72,6 +73,7 @@ def assert_same_run(scenario: Scenario) -> None:
             got = compiled.by_subscription.loc[name, metric]
             assert _same(expected, got), (name, metric, expected, got)
     assert reference.backlog.equals(compiled.backlog)
+    return reference.summary
 
 
 def _same(expected, got) -> bool:
@@ -86,7 +88,9 @@ def _same(expected, got) -> bool:
 @given(covered_scenarios())
 def test_the_compiled_engine_runs_every_covered_scenario_as_the_model_does(scenario):
     assert not uncovered(scenario)
-    assert_same_run(scenario)
+    summary = assert_same_run(scenario)
+    for count in ("redelivered", "duplicates", "suppressed", "dead_lettered", "dropped"):
+        event(f"{count} > 0: {summary[count] > 0}")
 
 
 @pytest.mark.parametrize("fields", [f for f in SCENARIOS if not uncovered(Scenario(**f))], ids=str)
@@ -129,13 +133,13 @@ def test_a_consumer_freeing_room_as_a_copy_arrives_goes_first_as_in_the_model():
 
 def test_auto_takes_the_compiled_engine_where_it_covers_the_scenario():
     assert simulate(Scenario(duration=50.0, warmup=5.0)).engine == "compiled"
-    assert simulate(Scenario(duration=50.0, warmup=5.0, ack=True)).engine == "asimpy"
+    assert simulate(Scenario(duration=50.0, warmup=5.0, batch_size=2)).engine == "asimpy"
     assert simulate(Scenario(duration=50.0, warmup=5.0), trace=Trace()).engine == "asimpy"
 
 
 def test_the_compiled_engine_refuses_what_it_does_not_cover_naming_the_fields():
-    with pytest.raises(ValueError, match=r"ack=True.*crash_rate=0\.1"):
-        simulate(Scenario(duration=50.0, warmup=5.0, ack=True, crash_rate=0.1), engine="compiled")
+    with pytest.raises(ValueError, match=r"prefetch=2.*crash_rate=0\.1"):
+        simulate(Scenario(duration=50.0, warmup=5.0, dispatch="shared", prefetch=2, crash_rate=0.1), engine="compiled")
     named = Scenario(
         topics={"orders": {"poison_prob": 0.1}},
         subscriptions={
@@ -145,9 +149,6 @@ def test_the_compiled_engine_refuses_what_it_does_not_cover_naming_the_fields():
         duration=50.0,
         warmup=5.0,
     )
-    assert uncovered(named) == [
-        "topics.orders.poison_prob=0.1", "subscriptions.email.batch_size=2", "subscriptions.email.ack=True",
-        "subscriptions.audit.ack=True",
-    ]  # fmt: skip
+    assert uncovered(named) == ["subscriptions.email.batch_size=2"]
     with pytest.raises(ValueError, match="engine"):
         simulate(named, engine="fast")  # type: ignore[arg-type]
