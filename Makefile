@@ -64,6 +64,7 @@ bench: $(BENCHED)
 		--benchmark-timer=time.process_time --benchmark-columns=min,median,max,rounds
 	$(BIN)/python -m benchmarks.interleaved
 	$(BIN)/python -m benchmarks.scale
+	$(BIN)/python -m benchmarks.compile
 
 MUTATING := $(VENV)/.mutating
 

@@ -24,3 +24,11 @@ def pytest_terminal_summary(terminalreporter):
         ratios = "".join(f" {base / rate:>10.2f}" for base in baselines.values())
         tr.write_line(f"{name:<24} {1e6 / rate:>12.2f}{ratios}")
     tr.write_line("ratio = cost relative to the baseline's (below 1: cheaper per delivery than the baseline)")
+    engines = [(name, name.replace("compiled_", "simulate_", 1)) for name in RATES if name.startswith("compiled_")]
+    if engines:
+        tr.write_line("")
+        tr.write_line(f"{'workload':<24} {'asimpy engine µs':>17} {'compiled µs':>12} {'speed-up':>9}")
+        for compiled, reference in engines:
+            if reference in RATES:
+                slow, fast = 1e6 / RATES[reference], 1e6 / RATES[compiled]
+                tr.write_line(f"{compiled[9:]:<24} {slow:>17.3f} {fast:>12.3f} {slow / fast:>8.1f}×")

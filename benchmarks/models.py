@@ -7,6 +7,7 @@ import random
 from asimpy import Environment, Process, Queue
 
 from pubsub import Scenario, simulate
+from pubsub.engines import Engine, uncovered
 
 CUSTOMERS = 50_000
 RHO = 0.8
@@ -87,9 +88,13 @@ WORKLOADS["nack"] = variant(
 )
 
 
-def run_workload(name: str) -> int:
-    """Simulate a workload; return its deliveries."""
-    return simulate(WORKLOADS[name]).summary["delivered"]
+def run_workload(name: str, engine: Engine = "asimpy") -> int:
+    """Simulate a workload on `engine`; return its deliveries."""
+    return simulate(WORKLOADS[name], engine=engine).summary["delivered"]
+
+
+def compiled_covers(name: str) -> bool:
+    return not uncovered(WORKLOADS[name])
 
 
 class _Source(Process):

@@ -3,7 +3,7 @@
 import pytest
 
 from benchmarks.conftest import record
-from benchmarks.models import CUSTOMERS, WORKLOADS, minimal_asimpy, minimal_simpy, run_workload
+from benchmarks.models import CUSTOMERS, WORKLOADS, compiled_covers, minimal_asimpy, minimal_simpy, run_workload
 
 ROUNDS = 7
 
@@ -25,3 +25,11 @@ def test_simulate(benchmark, workload):
     deliveries = benchmark.pedantic(run_workload, args=(workload,), rounds=ROUNDS, iterations=1)
     assert deliveries > 0.8 * CUSTOMERS
     record(benchmark, f"simulate_{workload}", deliveries)
+
+
+@pytest.mark.parametrize("workload", [w for w in WORKLOADS if compiled_covers(w)])
+def test_simulate_compiled(benchmark, workload):
+    run_workload(workload, "compiled")  # compiled (or loaded from the cache) before the rounds are timed
+    deliveries = benchmark.pedantic(run_workload, args=(workload, "compiled"), rounds=ROUNDS, iterations=1)
+    assert deliveries == run_workload(workload)  # the same run as the asimpy engine's
+    record(benchmark, f"compiled_{workload}", deliveries)

@@ -29,6 +29,8 @@ from pydantic import (
     model_validator,
 )
 
+from .suggest import did_you_mean
+
 Arrivals = Literal["poisson", "fixed", "bursty"]
 Service = Literal["exponential", "fixed", "lognormal"]
 DispatchPolicy = Literal["round-robin", "shared", "least-loaded", "key-hash", "partitioned"]
@@ -278,6 +280,9 @@ class Scenario(SubscriptionSettings, TopicSettings, Shape):
         """A field set in a named part that belongs to the other kind of part, or to the run, is refused by name."""
         if not isinstance(data, dict):
             return data
+        for key in data:
+            if key not in cls.model_fields:
+                raise ValueError(f"{key} ({data[key]!r}) is not a scenario field{did_you_mean(key, cls.model_fields)}")
         levels = {"topics": (TOPIC_FIELDS, "a topic's"), "subscriptions": (SUBSCRIPTION_FIELDS, "a subscription's")}
         for table, (own, kind) in levels.items():
             parts = data.get(table)
@@ -288,6 +293,10 @@ class Scenario(SubscriptionSettings, TopicSettings, Shape):
                     if key in own or (table == "subscriptions" and key == "topics"):
                         continue
                     where = _whose(key)
+                    if where is None:
+                        raise ValueError(
+                            f"{table}.{name}.{key} ({fields[key]!r}) is not a field{did_you_mean(key, own)}"
+                        )
                     if where is not None:
                         raise ValueError(
                             f"{table}.{name}.{key} ({fields[key]!r}) is {where} field, not {kind}: "
@@ -425,7 +434,7 @@ def split_path(path: str) -> tuple[str | None, str | None, str]:
     pieces = path.split(".")
     if len(pieces) == 1:
         if path not in Scenario.model_fields:
-            raise ValueError(f"{path!r} is not a scenario field")
+            raise ValueError(f"{path!r} is not a scenario field{did_you_mean(path, Scenario.model_fields)}")
         return None, None, path
     if len(pieces) != 3 or pieces[0] not in ("topics", "subscriptions"):
         raise ValueError(f"{path!r}: a named part's field is topics.NAME.FIELD or subscriptions.NAME.FIELD")
@@ -433,7 +442,8 @@ def split_path(path: str) -> tuple[str | None, str | None, str]:
     own, kind = (TOPIC_FIELDS, "topic") if table == "topics" else (SUBSCRIPTION_FIELDS, "subscription")
     if name not in own:
         where = _whose(name)
-        raise ValueError(f"{path!r}: {name} is {f'{where} field' if where else 'not a field'}, not a {kind}'s")
+        what = f"{where} field" if where else f"not a field{did_you_mean(name, own)}"
+        raise ValueError(f"{path!r}: {name} is {what}, not a {kind}'s")
     return table, part, name
 
 

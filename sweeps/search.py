@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pubsub import METRICS, WALL_CLOCK_METRICS, Scenario
 from pubsub.metric_info import QUANTILES
 from pubsub.scenario import SubscriptionSettings, split_path
+from pubsub.suggest import did_you_mean
 from pubsub.topology import Topology
 
 # Searchable fields, and which end of the range the search looks for.
@@ -46,7 +47,7 @@ class SearchSpec(BaseModel):
         if self.name not in SEARCHABLE:
             raise ValueError(f"field: {self.field!r} cannot be searched; choose from {', '.join(SEARCHABLE)}")
         if self.metric not in METRICS:
-            raise ValueError(f"metric: unknown metric {self.metric!r}")
+            raise ValueError(f"metric: unknown metric {self.metric!r}{did_you_mean(self.metric, METRICS)}")
         if self.metric in WALL_CLOCK_METRICS:
             raise ValueError(f"metric: {self.metric} is wall-clock, not a simulated result")
         if self.name in INTEGER_FIELDS:

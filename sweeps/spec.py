@@ -24,6 +24,7 @@ from pydantic import (
 from pubsub import METRICS, MODEL_VERSION, WALL_CLOCK_METRICS, Scenario
 from pubsub.engines import Engine
 from pubsub.scenario import dotted, split_path, with_paths
+from pubsub.suggest import did_you_mean
 
 from .search import SearchSpec, value_of
 
@@ -82,7 +83,7 @@ class SweepSpec(BaseModel):
                 raise ValueError("seed is set per replication from the spec's top-level seed")
             if key not in SCENARIO_FIELDS:
                 if info.field_name == "scenario" or "." not in key:
-                    raise ValueError(f"unknown scenario field {key!r}")
+                    raise ValueError(f"unknown scenario field {key!r}{did_you_mean(key, SCENARIO_FIELDS)}")
                 try:
                     split_path(key)
                 except ValueError as error:
@@ -120,7 +121,8 @@ class SweepSpec(BaseModel):
                 raise ValueError(f"{', '.join(both)} set in both {what}")
         if self.precision is not None:
             if self.precision.metric not in METRICS:
-                raise ValueError(f"precision.metric: unknown metric {self.precision.metric!r}")
+                metric = self.precision.metric
+                raise ValueError(f"precision.metric: unknown metric {metric!r}{did_you_mean(metric, METRICS)}")
             if self.precision.metric in WALL_CLOCK_METRICS:
                 raise ValueError(f"precision.metric: {self.precision.metric} is wall-clock, not a simulated result")
             if self.precision.max_replications < self.replications:
@@ -233,12 +235,18 @@ def _nones(fields: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+# Every key a spec's tables may hold, for "did you mean" on an unknown one.
+SPEC_NAMES = {*SweepSpec.model_fields, *Precision.model_fields, *SearchSpec.model_fields, *SCENARIO_FIELDS}
+
+
 def _describe(error: ValidationError, whole: str = "spec") -> str:
     """Pydantic's errors on one line: location, message and offending value of each."""
     parts = []
     for e in error.errors():
         where = ".".join(str(p) for p in e["loc"]) or whole
         message = e["msg"].removeprefix("Value error, ")
+        if e["type"] == "extra_forbidden" and e["loc"]:
+            message += did_you_mean(str(e["loc"][-1]), SPEC_NAMES)
         shown = e["type"] != "missing" and not isinstance(e.get("input"), dict)
         parts.append(f"{where}: {message}" + (f" (got {e['input']!r})" if shown else ""))
     return "; ".join(parts)
@@ -252,7 +260,8 @@ def resolve(spec: str | Path) -> Path:
     shipped = SHIPPED / f"{spec}.toml"
     if shipped.exists():
         return shipped
-    raise SpecError(f"{spec}: no such spec file, and no shipped spec of that name (see `python -m sweeps list`)")
+    hint = did_you_mean(str(spec), [p.stem for p in SHIPPED.glob("*.toml")])
+    raise SpecError(f"{spec}: no such spec file, and no shipped spec of that name{hint} (see `python -m sweeps list`)")
 
 
 def load(spec: str | Path) -> SweepSpec:

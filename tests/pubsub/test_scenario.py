@@ -185,3 +185,17 @@ def test_values_just_inside_a_cross_field_range_are_accepted(fields):
 def test_scenarios_are_immutable():
     with pytest.raises(ValueError):
         Scenario().publish_rate = 2.0
+
+
+def test_a_misspelt_field_is_refused_with_the_closest_name():
+    with pytest.raises(
+        ValueError, match=r"servce_time \(2\.0\) is not a scenario field \(did you mean 'service_time'\?\)"
+    ):
+        Scenario(servce_time=2.0)
+    with pytest.raises(
+        ValueError, match=r"subscriptions\.a\.grup_size \(2\) is not a field \(did you mean 'group_size'"
+    ):
+        Scenario(topics={"t": {}}, subscriptions={"a": {"topics": ["t"], "grup_size": 2}})
+    with pytest.raises(ValueError, match="is not a scenario field") as refused:
+        Scenario(zzz=1)
+    assert "did you mean" not in str(refused.value)  # nothing close: no suggestion

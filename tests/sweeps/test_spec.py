@@ -119,3 +119,18 @@ def test_none_means_no_limit_for_fields_that_may_be_none(write_spec):
 def test_none_for_a_field_that_cannot_be_none_names_it(write_spec):
     with pytest.raises(SpecError, match="group_size"):
         load(write_spec('name = "x"\nreplications = 1\n[grid]\ngroup_size = [2, "none"]\n'))
+
+
+def test_misspelt_keys_metrics_and_spec_names_get_the_closest_name(tmp_path):
+    spec = tmp_path / "typo.toml"
+    spec.write_text('name = "typo"\nreplicatons = 2\n[scenario]\nservce_time = 1.0\n')
+    with pytest.raises(SpecError) as refused:
+        load(spec)
+    assert "'servce_time' (did you mean 'service_time'?)" in str(refused.value)
+    assert "replicatons: Extra inputs are not permitted (did you mean 'replications'?)" in str(refused.value)
+    spec.write_text('name = "typo"\nreplications = 2\n[precision]\nmetric = "latency_p90"\n'
+                    'relative_half_width = 0.1\nmax_replications = 4\n')  # fmt: skip
+    with pytest.raises(SpecError, match=r"unknown metric 'latency_p90' \(did you mean 'latency_p99'\?\)"):
+        load(spec)
+    with pytest.raises(SpecError, match=r"did you mean 'default'\?"):
+        load("defualt")
