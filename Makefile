@@ -42,10 +42,7 @@ test: check
 # Runs only what results/<name>/ lacks, then reports (also when some runs failed);
 # `make sweep SPEC=outage` for another shipped spec, or SPEC=path/to/spec.toml.
 sweep: setup
-	$(BIN)/python -m sweeps run $(SPEC); status=$$?; \
-	if [ $$status -eq 0 ] || [ $$status -eq 1 ]; then \
-		$(BIN)/python -m analysis report "$$($(BIN)/python -m sweeps where $(SPEC))" || exit $$?; \
-	fi; exit $$status
+	$(BIN)/python -m sweeps run $(SPEC)
 
 # Regenerates summary tables, figures and report.html from stored results, simulating nothing.
 report: setup

@@ -35,6 +35,7 @@ def parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--results", type=Path, default=Path("results"), help="results root (default: results/)")
     run.add_argument("--fresh", action="store_true", help="discard stored results of this sweep first")
+    run.add_argument("--no-report", action="store_true", help="store the runs only; `python -m analysis report` later")
     run.add_argument(
         "--engine", choices=ENGINES, help="simulation engine (default: the spec's `engine`, else auto: the compiled "
         "one wherever it covers a cell); results are the same on every engine"
@@ -64,13 +65,19 @@ def cmd_run(args) -> int:
     if outcome.interrupted:
         print("interrupted: finished runs are kept; run the same command again to resume", file=sys.stderr)
         return 130
+    status = 0
     if outcome.failed:
         print(f"{len(outcome.failed)} runs failed (details in {Layout(outcome.folder).failures}):", file=sys.stderr)
         for failure in outcome.failed[:10]:
             fields = {k: v for k, v in failure.items() if k not in ("error", "cell")}
             print(f"  cell {failure['cell']} {fields}: {failure['error'].splitlines()[0]}", file=sys.stderr)
-        return 1
-    return 0
+        status = 1
+    if not args.no_report and done:  # the report of what finished, failed cells or not
+        from analysis.__main__ import main as analysis
+
+        reported = analysis(["report", str(outcome.folder)])
+        status = status or reported
+    return status
 
 
 def cmd_list(args) -> int:

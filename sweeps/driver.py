@@ -13,7 +13,6 @@ from importlib.metadata import version
 from pathlib import Path
 
 import pandas as pd
-from tqdm import tqdm
 
 from pubsub import MODEL_VERSION
 from pubsub.engines import uncovered
@@ -22,6 +21,7 @@ from pubsub.topology import Topology
 from .backends import backend, default_workers, worker_deaths
 from .layout import write_atomically, write_json
 from .plans import SearchPlan, make_plan
+from .progress import Progress
 from .spec import Run, SweepSpec
 from .store import ResultStore
 from .task import run_batch, run_scenario
@@ -54,7 +54,7 @@ def run_sweep(
 ) -> Outcome:
     """Compute what `results/<name>/` is missing of `sweep`, then consolidate it.
 
-    `progress=None` shows a bar only on a terminal.
+    `progress=None` shows a bar on a terminal or in a notebook, else a line every few seconds (`Progress`).
     """
     workers = workers or default_workers()
     plan = make_plan(sweep)
@@ -78,15 +78,14 @@ def run_sweep(
 
     outcome = Outcome(store.folder, pd.DataFrame())
     failed_now: set[str] = set()
-    bar = tqdm(total=0, unit="run", desc=sweep.name, disable=(None if progress is None else not progress))
+    bar = Progress(sweep.name, progress)
     try:
         with stack:
             while True:
                 todo = [r for r in plan.runs() if not store.done(r) and r.key not in failed_now]
                 # Longest first, so that no worker is left alone with a big run at the end.
                 todo.sort(key=_expected_copies, reverse=True)
-                bar.total += len(todo)
-                bar.refresh()
+                bar.add(len(todo))
                 batches = _batches(todo)
                 work = [[r.scenario.model_dump() for r in batch] for batch in batches]
                 try:
