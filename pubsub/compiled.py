@@ -175,6 +175,8 @@ def run(scenario: Scenario):
             column([s.delivery_delay for s in settings], np.float64),
             column([s.service_overhead for s in settings], np.float64),
             column([s.redelivery_overhead for s in settings], np.float64),
+            column([s.batch_size for s in settings], np.int64),
+            column([s.batch_overhead for s in settings], np.float64),
             column([s.ack for s in settings], np.bool_),
             column([s.ack_timeout for s in settings], np.float64),
             column([-1 if s.max_deliveries is None else s.max_deliveries for s in settings], np.int64),

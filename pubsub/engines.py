@@ -16,8 +16,6 @@ ENGINES: tuple[Engine, ...] = ("auto", "asimpy", "compiled")
 # Subscription fields the compiled engine does not model yet, with the values it does model.
 _SUBSCRIPTION: dict[str, object] = {
     "prefetch": 1,
-    "batch_size": 1,
-    "batch_overhead": 0.0,
     "autoscale": False,
     "rebalance": "none",
     "crash_rate": 0.0,

@@ -22,8 +22,8 @@ from numba import njit
 
 # How a subscription routes a copy to a mailbox (`pubsub.dispatch`'s policies without membership changes).
 SHARED, ROUND_ROBIN, LEAST_LOADED, BY_KEY = 0, 1, 2, 3
-# Where a consumer is parked.
-WAITING, DELAYED, BUSY = 0, 1, 2
+# Where a consumer is: waiting for a copy, waiting for its batch to reach it, working, settling its batch.
+WAITING, DELAYED, BUSY, FINISHING = 0, 1, 2, 3
 # Heap entries that are callbacks, not processes: `Acknowledgments._expire` and `_return`.
 EXPIRE, RETURN = -1, -2
 # A copy's settlement.
@@ -139,6 +139,19 @@ def _unlink(head, tail, prev, after, box, copy):
 
 
 @njit(cache=True)
+def _take(retries_head, retries_tail, items_head, items_tail, prev, after, box):
+    """`Mailbox.take`'s choice: the first redelivery waiting, else the first new copy (unlinked); -1 if none."""
+    copy = retries_head[box]
+    if copy >= 0:
+        _unlink(retries_head, retries_tail, prev, after, box, copy)
+        return copy
+    copy = items_head[box]
+    if copy >= 0:
+        _unlink(items_head, items_tail, prev, after, box, copy)
+    return copy
+
+
+@njit(cache=True)
 def _retry_delay(deliveries, delay, exponential, delay_max):
     """`pubsub.retries.Retries.delay_after` (`delay_max` < 0: none)."""
     if not exponential:
@@ -165,6 +178,8 @@ def run(
     sub_delay,
     sub_overhead,
     sub_redelivery_overhead,
+    sub_batch_size,
+    sub_batch_overhead,
     sub_ack,
     sub_timeout,
     sub_max_deliveries,
@@ -201,23 +216,23 @@ def run(
             consumer_sub[c] = s
             inbox[c] = sub_mailbox_start[s] + (0 if sub_dispatch[s] == SHARED else c - sub_consumer_start[s])
 
-    # Copies, by admission.
-    copy_sub = np.empty(copies, np.int64)
+    # Copies, by admission (32-bit where that suffices: a run of ten million copies must fit in memory).
+    copy_sub = np.empty(copies, np.int32)
     copy_published = np.empty(copies, np.float64)
     copy_service = np.empty(copies, np.float64)
     copy_fails = np.zeros(copies, np.bool_)
     copy_poison = np.zeros(copies, np.bool_)
-    copy_home = np.empty(copies, np.int64)
-    copy_deliveries = np.zeros(copies, np.int64)
-    copy_running = np.zeros(copies, np.int64)
-    copy_settled = np.zeros(copies, np.int64)
+    copy_home = np.empty(copies, np.int32)
+    copy_deliveries = np.zeros(copies, np.int32)
+    copy_running = np.zeros(copies, np.int32)
+    copy_settled = np.zeros(copies, np.int8)
     copy_doomed = np.zeros(copies, np.bool_)
-    copy_outstanding = np.zeros(copies, np.int64)
+    copy_outstanding = np.zeros(copies, np.int32)
     copy_in_flight = np.zeros(copies, np.bool_)
-    copy_box = np.full(copies, -1, np.int64)  # the mailbox it waits in
+    copy_box = np.full(copies, -1, np.int32)  # the mailbox it waits in
     copy_retrying = np.zeros(copies, np.bool_)  # waits among its mailbox's redeliveries
-    copy_prev = np.full(copies, -1, np.int64)
-    copy_next = np.full(copies, -1, np.int64)
+    copy_prev = np.full(copies, -1, np.int32)
+    copy_next = np.full(copies, -1, np.int32)
     admitted = 0
     served = np.zeros(subscriptions, np.int64)  # first-attempt draws taken, per subscription
     retried = np.zeros(subscriptions, np.int64)  # retry draws taken
@@ -232,19 +247,23 @@ def run(
     getter_tail = np.full(mailboxes, -1, np.int64)
     getter_next = np.full(consumers, -1, np.int64)
     log_size = max(copies, 16)  # grown as needed: redeliveries wait again
-    entered_box = np.empty(log_size, np.int64)
+    entered_box = np.empty(log_size, np.int32)
     entered_at = np.empty(log_size, np.float64)
-    left_box = np.empty(log_size, np.int64)
+    left_box = np.empty(log_size, np.int32)
     left_at = np.empty(log_size, np.float64)
     entered = 0
     left = 0
 
     # Consumers.
     state = np.full(consumers, WAITING, np.int64)
-    current = np.full(consumers, -1, np.int64)
-    current_delivery = np.zeros(consumers, np.int64)
-    current_service = np.zeros(consumers, np.float64)
-    current_fails = np.zeros(consumers, np.bool_)
+    # Its batch (one copy, without batches): each attempt's copy, delivery and outcome, and how long it lasts.
+    widest = max(1, sub_batch_size.max()) if subscriptions else 1
+    batch_copy = np.full((consumers, widest), -1, np.int64)
+    batch_delivery = np.zeros((consumers, widest), np.int64)
+    batch_fails = np.zeros((consumers, widest), np.bool_)
+    batch_count = np.zeros(consumers, np.int64)
+    batch_settled = np.zeros(consumers, np.int64)  # attempts of the ended batch settled so far
+    batch_length = np.zeros(consumers, np.float64)
     attempt_start = np.zeros(consumers, np.float64)  # the attempt's `now`: when its service began
     busy = np.zeros(consumers, np.int64)
     busy_since = np.zeros(consumers, np.float64)
@@ -415,132 +434,155 @@ def run(
                 ready_first = (ready_first + 1) % ready_consumer.size
                 ready_count -= 1
             s = consumer_sub[c]
-            if state[c] == DELAYED:  # the copy has reached it: the attempt starts
+            if state[c] == DELAYED:  # the batch has reached it: the attempts start
                 attempt_start[c] = now
                 state[c] = BUSY
-                end = now + (current_service[c] + sub_overhead[s])
-                heap_time, heap = _schedule(heap_time, heap, heap_size, end, serial, c, -1, 0)
+                heap_time, heap = _schedule(heap_time, heap, heap_size, now + batch_length[c], serial, c, -1, 0)
                 heap_size += 1
                 serial += 1
                 continue
-            if state[c] == BUSY:  # its attempt ended: `Subscription.finished`, then the next copy
+            if state[c] == BUSY:  # its batch ended
                 busy[c] = 0
                 start = attempt_start[c]
                 if now > warmup:
                     busy_time[c] += now - (start if start > warmup else warmup)
-                done = current[c]
-                ok = not current_fails[c]
-                copy_running[done] -= 1
-                state[c] = WAITING
-                first_success = False
-                if not sub_ack[s]:
-                    first_success = True
-                elif copy_settled[done] != UNSETTLED:
-                    if ok:
-                        if sub_idempotent[s]:
-                            suppressed[s] += 1
-                        else:
-                            duplicates[s] += 1
-                elif ok:
-                    box = copy_box[done]
-                    if box >= 0:  # redelivered meanwhile and waiting: withdrawn
-                        if copy_retrying[done]:
-                            _unlink(retries_head, retries_tail, copy_prev, copy_next, box, done)
-                        else:
-                            _unlink(items_head, items_tail, copy_prev, copy_next, box, done)
-                        copy_box[done] = -1
-                        length[box] -= 1
-                        left_box, left_at = _log(left_box, left_at, left, box, now)
-                        left += 1
-                    first_success = True
-                elif copy_doomed[done]:
-                    if copy_running[done] == 0:
-                        copy_settled[done] = DEAD
-                        in_flight[s] -= copy_in_flight[done]
-                        copy_in_flight[done] = False
-                        dead_lettered[s] += 1
-                elif sub_nack[s] and copy_outstanding[done] == current_delivery[c]:  # `Acknowledgments._nack`
-                    copy_outstanding[done] = 0
-                    if 0 <= sub_max_deliveries[s] <= copy_deliveries[done]:
-                        if copy_running[done] > 0:
-                            copy_doomed[done] = True
-                        else:
+                state[c] = FINISHING
+                batch_settled[c] = 0
+            if state[c] == FINISHING:  # `Subscription.finished` for each attempt, in order
+                start = attempt_start[c]
+                while batch_settled[c] < batch_count[c] and back < 0:
+                    j = batch_settled[c]
+                    batch_settled[c] += 1
+                    done = batch_copy[c, j]
+                    ok = not batch_fails[c, j]
+                    copy_running[done] -= 1
+                    first_success = False
+                    if not sub_ack[s]:
+                        first_success = True
+                    elif copy_settled[done] != UNSETTLED:
+                        if ok:
+                            if sub_idempotent[s]:
+                                suppressed[s] += 1
+                            else:
+                                duplicates[s] += 1
+                    elif ok:
+                        box = copy_box[done]
+                        if box >= 0:  # redelivered meanwhile and waiting: withdrawn
+                            if copy_retrying[done]:
+                                _unlink(retries_head, retries_tail, copy_prev, copy_next, box, done)
+                            else:
+                                _unlink(items_head, items_tail, copy_prev, copy_next, box, done)
+                            copy_box[done] = -1
+                            length[box] -= 1
+                            left_box, left_at = _log(left_box, left_at, left, box, now)
+                            left += 1
+                        first_success = True
+                    elif copy_doomed[done]:
+                        if copy_running[done] == 0:
                             copy_settled[done] = DEAD
                             in_flight[s] -= copy_in_flight[done]
                             copy_in_flight[done] = False
                             dead_lettered[s] += 1
-                    else:
-                        wait = _retry_delay(copy_deliveries[done], sub_retry_delay[s], sub_exponential[s],
-                                            sub_retry_delay_max[s])  # fmt: skip
-                        returns = now + wait
-                        if returns > now:
-                            heap_time, heap = _schedule(heap_time, heap, heap_size, returns, serial, RETURN, done, 0)
-                            heap_size += 1
-                            serial += 1
-                        else:  # back at once; then this consumer goes on
-                            back, then = done, c
-                if first_success:
-                    copy_settled[done] = PROCESSED
-                    in_flight[s] -= copy_in_flight[done]
-                    copy_in_flight[done] = False
-                    processed[s] += 1
-                    success_published[successes] = copy_published[done]
-                    success_started[successes] = start
-                    success_finished[successes] = now
-                    success_owner[successes] = s
-                    successes += 1
+                    elif sub_nack[s] and copy_outstanding[done] == batch_delivery[c, j]:  # `Acknowledgments._nack`
+                        copy_outstanding[done] = 0
+                        if 0 <= sub_max_deliveries[s] <= copy_deliveries[done]:
+                            if copy_running[done] > 0:
+                                copy_doomed[done] = True
+                            else:
+                                copy_settled[done] = DEAD
+                                in_flight[s] -= copy_in_flight[done]
+                                copy_in_flight[done] = False
+                                dead_lettered[s] += 1
+                        else:
+                            wait = _retry_delay(copy_deliveries[done], sub_retry_delay[s], sub_exponential[s],
+                                                sub_retry_delay_max[s])  # fmt: skip
+                            returns = now + wait
+                            if returns > now:
+                                heap_time, heap = _schedule(
+                                    heap_time, heap, heap_size, returns, serial, RETURN, done, 0
+                                )
+                                heap_size += 1
+                                serial += 1
+                            else:  # back at once; then this consumer goes on with its batch
+                                back, then = done, c
+                    if first_success:
+                        copy_settled[done] = PROCESSED
+                        in_flight[s] -= copy_in_flight[done]
+                        copy_in_flight[done] = False
+                        processed[s] += 1
+                        success_published[successes] = copy_published[done]
+                        success_started[successes] = start
+                        success_finished[successes] = now
+                        success_owner[successes] = s
+                        successes += 1
                 if back >= 0:
                     continue
-            if copy < 0:  # after an attempt: the next copy waiting (redeliveries first), or wait for one
-                box = inbox[c]
-                copy = retries_head[box]
-                if copy >= 0:
-                    _unlink(retries_head, retries_tail, copy_prev, copy_next, box, copy)
-                else:
-                    copy = items_head[box]
-                    if copy < 0:
-                        if getter_tail[box] < 0:
-                            getter_head[box] = c
-                        else:
-                            getter_next[getter_tail[box]] = c
-                        getter_tail[box] = c
-                        continue
-                    _unlink(items_head, items_tail, copy_prev, copy_next, box, copy)
+                state[c] = WAITING
+            box = inbox[c]
+            if copy < 0:  # after a batch: the next copy waiting (redeliveries first), or wait for one
+                copy = _take(retries_head, retries_tail, items_head, items_tail, copy_prev, copy_next, box)
+                if copy < 0:
+                    if getter_tail[box] < 0:
+                        getter_head[box] = c
+                    else:
+                        getter_next[getter_tail[box]] = c
+                    getter_tail[box] = c
+                    continue
                 copy_box[copy] = -1
                 length[box] -= 1
                 left_box, left_at = _log(left_box, left_at, left, box, now)
                 left += 1
-            # `Subscription.taken`: one delivery, whose timeout starts now; the attempt starts when the copy can
-            # have reached the consumer.
-            delivered[s] += 1
-            copy_deliveries[copy] += 1
-            copy_running[copy] += 1
-            delivery = copy_deliveries[copy]
-            redelivered[s] += delivery > 1
-            in_flight[s] += not copy_in_flight[copy]
-            copy_in_flight[copy] = True
-            if sub_ack[s]:
-                copy_outstanding[copy] = delivery
-                expires = now + sub_timeout[s]
-                heap_time, heap = _schedule(heap_time, heap, heap_size, expires, serial, EXPIRE, copy, delivery)
-                heap_size += 1
-                serial += 1
-            if delivery == 1:
-                service, fails = copy_service[copy], copy_fails[copy]
-            else:  # `Work.retry`
-                draw = sub_retry_start[s] + retried[s]
-                if draw == sub_retry_start[s + 1]:
-                    enough = False
+            # Up to a batch of waiting copies, then `Subscription.taken` for each: one delivery, whose timeout
+            # starts now. The batch starts when its last copy can have reached the consumer.
+            count = 0
+            batch_copy[c, 0] = copy
+            while count + 1 < sub_batch_size[s]:
+                more = _take(retries_head, retries_tail, items_head, items_tail, copy_prev, copy_next, box)
+                if more < 0:
                     break
-                retried[s] += 1
-                service = retry_services[draw] + sub_redelivery_overhead[s]
-                fails = retry_fails[draw] or copy_poison[copy]
-            current[c], current_delivery[c], current_service[c], current_fails[c] = copy, delivery, service, fails
-            busy[c] = 1
+                count += 1
+                batch_copy[c, count] = more
+                copy_box[more] = -1
+                length[box] -= 1
+                left_box, left_at = _log(left_box, left_at, left, box, now)
+                left += 1
+            batch_count[c] = count + 1
+            lasts = sub_batch_overhead[s]
             start = now
-            reach = copy_published[copy] + sub_delay[s]
-            if sub_delay[s] != 0.0 and reach > now:
-                start = reach
+            for j in range(count + 1):
+                copy = batch_copy[c, j]
+                delivered[s] += 1
+                copy_deliveries[copy] += 1
+                copy_running[copy] += 1
+                delivery = copy_deliveries[copy]
+                redelivered[s] += delivery > 1
+                in_flight[s] += not copy_in_flight[copy]
+                copy_in_flight[copy] = True
+                if sub_ack[s]:
+                    copy_outstanding[copy] = delivery
+                    expires = now + sub_timeout[s]
+                    heap_time, heap = _schedule(heap_time, heap, heap_size, expires, serial, EXPIRE, copy, delivery)
+                    heap_size += 1
+                    serial += 1
+                if delivery == 1:
+                    service, fails = copy_service[copy], copy_fails[copy]
+                else:  # `Work.retry`
+                    draw = sub_retry_start[s] + retried[s]
+                    if draw == sub_retry_start[s + 1]:
+                        enough = False
+                        break
+                    retried[s] += 1
+                    service = retry_services[draw] + sub_redelivery_overhead[s]
+                    fails = retry_fails[draw] or copy_poison[copy]
+                batch_delivery[c, j], batch_fails[c, j] = delivery, fails
+                lasts += service + sub_overhead[s]
+                reach = copy_published[copy] + sub_delay[s]
+                if sub_delay[s] != 0.0 and reach > start:
+                    start = reach
+            if not enough:
+                break
+            batch_length[c] = lasts
+            busy[c] = 1
             busy_since[c] = start
             if start > now:
                 state[c] = DELAYED
@@ -548,7 +590,7 @@ def run(
             else:
                 state[c] = BUSY
                 attempt_start[c] = now
-                wake = now + (service + sub_overhead[s])
+                wake = now + lasts
             heap_time, heap = _schedule(heap_time, heap, heap_size, wake, serial, c, -1, 0)
             heap_size += 1
             serial += 1

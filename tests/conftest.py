@@ -14,9 +14,11 @@ from hypothesis import settings
 from pubsub import Scenario, simulate
 from pubsub.intervals import interval
 
-# Property tests try 250 scenarios; `make mutation` runs them once per mutant, so there they try 25.
+# Property tests try 250 scenarios; `make mutation` runs them once per mutant, so there they try 25; a longer
+# hunt (the engines' differential test, say) takes `--hypothesis-profile=thorough`.
 settings.register_profile("default", max_examples=250)
 settings.register_profile("mutation", max_examples=25)
+settings.register_profile("thorough", max_examples=5000)
 settings.load_profile("default")
 
 THEORY_ROWS: list[tuple] = []

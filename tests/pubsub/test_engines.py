@@ -16,7 +16,7 @@ from .test_conservation import run_fields, subscription_fields, topic_fields
 
 # What the compiled engine does not model: drawn, then set back to what it does.
 _NOT_COVERED = dict(
-    prefetch=1, batch_size=1, batch_overhead=0.0, rebalance="none", rebalance_time=0.0, crash_rate=0.0,
+    prefetch=1, rebalance="none", rebalance_time=0.0, crash_rate=0.0,
     restart_time=0.0, outage_duration=0.0, overflow="drop",
 )  # fmt: skip
 _SCALING = ("autoscale", "min_consumers", "max_consumers", "target_backlog", "scale_interval", "scale_down_delay",
@@ -133,7 +133,7 @@ def test_a_consumer_freeing_room_as_a_copy_arrives_goes_first_as_in_the_model():
 
 def test_auto_takes_the_compiled_engine_where_it_covers_the_scenario():
     assert simulate(Scenario(duration=50.0, warmup=5.0)).engine == "compiled"
-    assert simulate(Scenario(duration=50.0, warmup=5.0, batch_size=2)).engine == "asimpy"
+    assert simulate(Scenario(duration=50.0, warmup=5.0, crash_rate=0.01)).engine == "asimpy"
     assert simulate(Scenario(duration=50.0, warmup=5.0), trace=Trace()).engine == "asimpy"
 
 
@@ -143,12 +143,12 @@ def test_the_compiled_engine_refuses_what_it_does_not_cover_naming_the_fields():
     named = Scenario(
         topics={"orders": {"poison_prob": 0.1}},
         subscriptions={
-            "email": {"topics": ["orders"], "ack": True, "batch_size": 2},
+            "email": {"topics": ["orders"], "ack": True, "rebalance": "eager"},
             "audit": {"topics": ["orders"], "ack": True},
         },
         duration=50.0,
         warmup=5.0,
     )
-    assert uncovered(named) == ["subscriptions.email.batch_size=2"]
+    assert uncovered(named) == ["subscriptions.email.rebalance='eager'"]
     with pytest.raises(ValueError, match="engine"):
         simulate(named, engine="fast")  # type: ignore[arg-type]

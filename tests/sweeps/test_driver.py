@@ -14,6 +14,7 @@ import pandas as pd
 import sweeps.__main__ as cli
 import sweeps.driver as driver
 from pubsub import METRICS, WALL_CLOCK_METRICS, Scenario
+from pubsub.engines import uncovered
 from sweeps import load, run_sweep
 from tests.sweeps import failing
 
@@ -30,7 +31,11 @@ def test_small_sweep_end_to_end(write_spec, results):
     folder = results / "small"
     runs = pd.read_parquet(folder / "runs.parquet")
     assert len(runs) == 8 * 3 and outcome.computed == 24 and not outcome.failed
-    assert list(runs.columns) == ["cell", "replication", *Scenario.model_fields, *METRICS]
+    assert list(runs.columns) == ["cell", "replication", *Scenario.model_fields, *METRICS, "engine"]
+    manifest = json.loads((folder / "manifest.json").read_text())
+    engines = {cell.index: "asimpy" if uncovered(cell.scenario) else "compiled" for cell in load(spec).cells()}
+    assert list(runs["engine"]) == [engines[cell] for cell in runs["cell"]] and manifest["engine"] == "auto"
+    assert sum(manifest["engines_ran"].values()) == len(runs)
     pd.testing.assert_frame_equal(runs, outcome.runs)  # dtypes survive the round trip
     assert runs["queue_capacity"].dtype == "Int64" and runs["queue_capacity"].isna().all()
     assert runs.groupby("replication")["seed"].nunique().eq(1).all()  # common random numbers
