@@ -17,9 +17,15 @@ def main(argv: list[str] | None = None) -> int:
     rep = sub.add_parser("report", help="write summary tables, figures and report.html into a results folder")
     rep.add_argument("folder", type=Path, help="a sweep's results folder, e.g. results/default")
     rep.add_argument("--slo-p99", type=float, help="p99 latency target in seconds (default: 10 mean service times)")
+    cmp = sub.add_parser("compare", help="what changed between two results folders (paired by seed where it can)")
+    cmp.add_argument("a", type=Path, help="the first results folder (before)")
+    cmp.add_argument("b", type=Path, help="the second (after)")
+    cmp.add_argument("--out", type=Path, help="where compare.html goes (default: B/compare-<A's name>)")
     args = parser.parse_args(argv)
+    if args.command == "compare":
+        return _compare(args)
 
-    from . import report
+    from . import reporting
     from .results import StaleResults, load
 
     try:
@@ -27,8 +33,24 @@ def main(argv: list[str] | None = None) -> int:
     except (FileNotFoundError, StaleResults) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    path = report.build(results, args.slo_p99)
+    path = reporting.build(results, args.slo_p99)
     print(f"wrote {path} and {len(list(results.layout.figures.glob('*.png')))} figures")
+    return 0
+
+
+def _compare(args) -> int:
+    from . import compare
+    from .results import StaleResults, load
+
+    try:
+        a, b = load(args.a), load(args.b)
+    except (FileNotFoundError, StaleResults) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    found = compare.compare(a, b)
+    print(compare.text(found))
+    path = compare.page(found, args.out or args.b / f"compare-{a.name}")
+    print(f"wrote {path}")
     return 0
 
 

@@ -141,6 +141,28 @@ def _scaling_section(summary: pd.DataFrame, backlog: pd.DataFrame, layout, slo_p
 """
 
 
+def _answer_grid(answer: pd.DataFrame, others: list[str]) -> str:
+    """The answers as a small table: one row per value of the first other field, and a column per value of the
+    second if there is one (more fields: the sentence and the folded table say it)."""
+    if not others or len(others) > 2 or len(answer) < 3:
+        return ""
+    first = others[0]
+    if len(others) == 1:
+        grid = answer[[first, "answer"]].rename(columns={"answer": "consumers needed"})
+    else:
+        second = others[1]
+        grid = answer.pivot(index=first, columns=second, values="answer").reset_index()
+        grid.columns = [first, *(f"{second} = {_fmt(c)}" for c in grid.columns[1:])]
+    return f'<div class="answers">{_table(grid)}</div>'
+
+
+def _setting(row, others: list[str]) -> str:
+    """`publish_rate=40, ack_timeout=30: ` for a row of a table per setting (nothing for a single setting)."""
+    return ", ".join(f"{f}={row[f]:g}" if isinstance(row[f], float) else f"{f}={row[f]}" for f in others) + (
+        ": " if others else ""
+    )
+
+
 def _capacity_section(
     results: Results,
     runs: pd.DataFrame,
@@ -178,10 +200,19 @@ def _capacity_section(
     wanted = f"{slo_p99:g} s" if slo_p99 is not None else "ten mean service times"
     if "search" in results.spec:
         wanted = f"{target:g} s"
+    explained = stats.floors(summary, answer, others)
+    why = "".join(
+        f"<li>{html.escape(_setting(row, others))}{html.escape(row['why'])}. It is set by "
+        f"<code>{html.escape(row['floor'])}</code>; what would move it: {html.escape(row['what_would_move_it'])}.</li>"
+        for _, row in explained.iterrows()
+    )
+    floors = f'<p>Where no group size meets the target, why:</p><ul class="floors">{why}</ul>' if why else ""
     return f"""<h2>How many consumers are enough?</h2>
 <p>For each setting of the other varied fields, the smallest group whose p99 latency interval lies wholly below
 the target ({wanted}).</p>
 <p class="answer">{html.escape(sentence)}</p>
+{_answer_grid(answer, others)}
+{floors}
 {"".join(_figure(name, path) for name, path in drawn.items() if path is not None)}
 <details><summary>The answer per setting ({how}), with the p99 interval at it</summary>
 {_table(shown)}</details>

@@ -277,3 +277,72 @@ def scaling_answer(costs: pd.DataFrame) -> str:
     else:
         text += " No autoscaler in the sweep meets the target."
     return text
+
+
+P99_SHARE = 0.01  # the share of copies above a p99: more redelivered than this and the redelivery wait is in it
+
+
+def floors(summary: pd.DataFrame, answer: pd.DataFrame, others: list[str]) -> pd.DataFrame:
+    """Why a setting's p99 stays above its target whatever the group size, from its largest group's runs.
+
+    One row per setting whose answer is not a size: the share of copies redelivered (redelivered ÷ processed)
+    and dead-lettered, the group's utilization, the setting that sets the floor and what would move it.
+    The floors: a redelivered copy waits `ack_timeout` (failed attempts without `nack`) or its retry delay
+    (`nack`) before it can be taken again, so once more than 1% of copies are redelivered, p99 includes that
+    wait, and more consumers cannot remove it; a saturated group (utilization near 1 at its largest size)
+    needs more consumers than the sweep tried.
+    """
+    rows = []
+    if answer.empty or "answer" not in answer:
+        return pd.DataFrame()
+    for _, setting in answer.iterrows():
+        if str(setting["answer"]).isdigit():
+            continue
+        cells = summary
+        for field in others:
+            cells = cells[cells[field] == setting[field]]
+        if cells.empty:
+            continue
+        largest = cells.sort_values("group_size").iloc[-1]
+        processed = max(float(largest["processed_mean"]), 1.0)
+        redelivered = float(largest["redelivered_mean"]) / processed
+        dead = float(largest["dead_lettered_mean"]) / processed
+        busy = float(largest["utilization_mean"])
+        p99 = float(largest["latency_p99_mean"])
+        if bool(largest["ack"]) and redelivered > P99_SHARE:
+            if bool(largest["nack"]):
+                wait = float(largest["retry_delay"])
+                setting_name = f"retry_delay = {wait:g} s"
+                moves = "a shorter retry_delay (or fewer failed attempts)"
+            else:
+                wait = float(largest["ack_timeout"])
+                setting_name = f"ack_timeout = {wait:g} s"
+                moves = "nack = true with a short retry_delay, a shorter ack_timeout, or fewer failed attempts"
+            why = (
+                f"{redelivered:.1%} of copies were redelivered (more than the 1% a p99 leaves out), and each "
+                f"waited out {setting_name} before it could be taken again: p99 ({p99:.3g} s at "
+                f"{int(largest['group_size'])} consumers) includes that wait whatever the group size"
+            )
+        elif busy > 0.95:
+            setting_name = "the group size"
+            moves = "more consumers than the sweep tried, or faster service"
+            why = (
+                f"even {int(largest['group_size'])} consumers are busy {busy:.0%} of the time: the group is "
+                "saturated and its backlog grows"
+            )
+        else:
+            setting_name = "none found"
+            moves = "a longer run or more replications (the interval may be too wide to judge)"
+            why = f"p99 is {p99:.3g} s at {int(largest['group_size'])} consumers, with no redelivery or saturation"
+        rows.append(
+            {
+                **{f: setting[f] for f in others},
+                "redelivered_share": redelivered,
+                "dead_lettered_share": dead,
+                "utilization": busy,
+                "floor": setting_name,
+                "why": why,
+                "what_would_move_it": moves,
+            }
+        )
+    return pd.DataFrame(rows)

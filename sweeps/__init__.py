@@ -7,9 +7,10 @@ from typing import TYPE_CHECKING
 from .spec import SpecError, SweepSpec, load
 
 if TYPE_CHECKING:
+    from .api import Sweep, run
     from .driver import Outcome, run_sweep
 
-__all__ = ["Outcome", "SpecError", "SweepSpec", "load", "run_sweep"]
+__all__ = ["Outcome", "SpecError", "Sweep", "SweepSpec", "load", "run", "run_sweep"]
 
 
 def __getattr__(name: str):
@@ -18,4 +19,8 @@ def __getattr__(name: str):
         from . import driver
 
         return getattr(driver, name)
+    if name in ("Sweep", "run"):
+        from . import api
+
+        return getattr(api, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

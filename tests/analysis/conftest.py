@@ -45,7 +45,7 @@ def without_figures(monkeypatch):
 @pytest.fixture(scope="session")
 def built(mini_results):
     """The mini sweep's report.html, built once with every figure (tests only read it and its folder)."""
-    from analysis import report
+    from analysis import reporting
     from analysis.results import load as load_results
 
-    return report.build(load_results(mini_results))
+    return reporting.build(load_results(mini_results))

@@ -7,7 +7,7 @@ import matplotlib.image
 import pandas as pd
 import pytest
 
-from analysis import report
+from analysis import reporting
 from analysis.results import load as load_results
 from sweeps import load, run_sweep
 from sweeps.spec import SHIPPED
@@ -35,7 +35,7 @@ def test_a_knob_spec_runs_and_its_report_draws_its_figure(spec, tmp_path):
     path.write_text(shortened(spec))
     folder = tmp_path / "results" / load(path).name
     run_sweep(load(path), path, tmp_path / "results", workers=2, progress=False)
-    page = report.build(load_results(folder)).read_text()
+    page = reporting.build(load_results(folder)).read_text()
     figure = folder / "figures" / f"{KNOBS[spec]}.png"
     pixels = matplotlib.image.imread(figure)[..., :3]
     assert pixels.std() > 0.05 and (pixels.mean(axis=2) < 0.5).mean() > 0.005
@@ -61,7 +61,7 @@ def test_the_autoscaling_report_leads_with_the_cheapest_policy_that_meets_the_ta
     path.write_text(shortened("autoscaling"))
     run_sweep(load(path), path, tmp_path / "results", workers=2, progress=False)
     folder = tmp_path / "results" / "autoscaling"
-    page = report.build(load_results(folder), slo_p99=20.0).read_text()
+    page = reporting.build(load_results(folder), slo_p99=20.0).read_text()
     costs = pd.read_csv(folder / "scaling.csv")
     meeting = costs[costs["meets"]].sort_values("consumer_hours")
     answer = re.search(r'<p class="answer">(.*?)</p>', page, re.S).group(1)

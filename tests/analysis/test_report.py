@@ -12,7 +12,7 @@ import matplotlib.image
 import pandas as pd
 import pytest
 
-from analysis import report
+from analysis import reporting
 from analysis.results import load
 from sweeps.layout import Layout
 
@@ -75,7 +75,7 @@ def test_a_folder_with_failed_runs_still_reports_and_says_which(mini_results, tm
     runs.drop(dropped.index).to_parquet(folder / "runs.parquet", index=False)
     failure = {"cell": 5, "replication": 1, "seed": int(dropped["seed"].iloc[0]), "error": "RuntimeError: boom"}
     (folder / "failures.json").write_text(json.dumps([failure]))
-    page = report.build(load(folder)).read_text()
+    page = reporting.build(load(folder)).read_text()
     assert "1 runs failed" in page and "cell 5, replication 1: RuntimeError: boom" in page
 
 
@@ -112,7 +112,7 @@ def test_a_folder_where_every_run_failed_still_reports(mini_results, tmp_path):
         for c, r in runs[["cell", "replication"]].itertuples(index=False)
     ]
     (folder / "failures.json").write_text(json.dumps(failures))
-    page = report.build(load(folder)).read_text()
+    page = reporting.build(load(folder)).read_text()
     assert f"{len(failures)} runs failed" in page
     assert not list((folder / "figures").glob("*.png"))
 
@@ -186,7 +186,7 @@ def test_every_cell_table_shows_the_numbers_of_summary_csv(built, mini_results):
     for cell, row in summary.iterrows():
         html_row = table.loc[str(cell)]
         assert html_row["rho"] == shown(row["rho"]) and html_row["replications"] == str(row["replications"])
-        for metric, label in report.SHOWN:
+        for metric, label in reporting.SHOWN:
             if label not in table:
                 continue
             mean, low, high = (row[f"{metric}_{part}"] for part in ("mean", "ci_low", "ci_high"))
@@ -211,7 +211,7 @@ def expected_capacity(summary: pd.DataFrame, target: float) -> dict[tuple, str]:
 def test_capacity_table_shows_capacity_csv_and_the_answer_follows_the_slo(mini_results, tmp_path, without_figures, slo):
     folder = tmp_path / "mini"
     shutil.copytree(mini_results, folder)
-    page = report.build(load(folder), slo).read_text()
+    page = reporting.build(load(folder), slo).read_text()
     target = 10.0 if slo is None else slo  # default: ten mean service times of 1 s
     sentence = re.search(r"lies wholly below\s+the target \(([^)]*)\)", page).group(1)
     assert sentence == ("ten mean service times" if slo is None else f"{slo:g} s")

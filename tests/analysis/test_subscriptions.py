@@ -2,7 +2,7 @@
 
 import textwrap
 
-from analysis import report
+from analysis import reporting
 from analysis.results import load as load_results
 from sweeps import load, run_sweep
 
@@ -27,7 +27,7 @@ def test_the_report_says_how_many_consumers_each_subscription_needs(tmp_path):
     path.write_text(textwrap.dedent(SPEC))
     run_sweep(load(path), path, tmp_path / "results", progress=False, workers=1)
     results = load_results(tmp_path / "results" / "named-report")
-    page = report.build(results).read_text()
+    page = reporting.build(results).read_text()
     assert "How many consumers does each subscription need?" in page
     assert "fast (p99 below 2 s): its 1 (not varied) meets it" in page
     assert "slow (p99 below 30 s): " in page and "How many consumers are enough?" not in page

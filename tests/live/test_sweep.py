@@ -2,7 +2,7 @@
 
 import pandas as pd
 
-from analysis import report
+from analysis import reporting
 from analysis.results import load as load_results
 from live.sweep import run_spec
 from sweeps import load, run_sweep
@@ -43,7 +43,7 @@ def test_real_runs_pair_with_simulated_ones_and_the_report_compares_them(tmp_pat
     assert run_spec(str(spec), results, server.url, None, fresh=False, max_hours=1.0) == 0
     assert [p.stat().st_mtime_ns for p in parts] == stamps
 
-    page = report.build(load_results(results / "tiny-live")).read_text()
+    page = reporting.build(load_results(results / "tiny-live")).read_text()
     assert "<h2>Simulated vs real</h2>" in page and "simulated_vs_real" in page
     comparison = pd.read_csv(results / "tiny-live" / "simulated_vs_real.csv")
     assert set(comparison["label"]) == {"group_size=1, publish_rate=0.6", "group_size=2, publish_rate=0.6"}
