@@ -21,7 +21,7 @@ from . import kernel
 from . import randomness as rnd
 from .dispatch import make_dispatch
 from .scenario import Scenario
-from .topology import SubscriptionPart, Topology
+from .topology import SubscriptionPart, TopicPart, Topology
 
 ROUTING = {"shared": kernel.SHARED, "round-robin": kernel.ROUND_ROBIN, "least-loaded": kernel.LEAST_LOADED}
 
@@ -89,11 +89,19 @@ def _first(values: Iterator, count: int, dtype) -> np.ndarray:
     return np.fromiter(itertools.islice(values, count), dtype=dtype, count=count)
 
 
-def _gaps_until(gaps: Iterator[float], until: float) -> np.ndarray:
-    """The gaps of every message published by `until`, summed as the model's clock sums them (in order)."""
+def _gaps_until(topic: TopicPart, publisher: int, until: float) -> np.ndarray:
+    """The gaps of every message that publisher publishes by `until`, summed as the model's clock sums them (in
+    order); drawn in numpy's batches where the arrivals allow, else one at a time from their iterator."""
+    draw = rnd.arrival_gap_draw(topic, publisher)
+    if draw is None:
+        gaps = rnd.arrival_gaps(topic, publisher)
+
+        def draw(count: int) -> np.ndarray:
+            return _first(gaps, count, float)
+
     chunks, now = [], 0.0
     while True:
-        chunk = _first(gaps, rnd.BATCH, float)
+        chunk = draw(rnd.BATCH)
         times = np.cumsum(np.concatenate(([now], chunk)))[1:]  # sequential: now + g1, then + g2, ...
         inside = int(np.searchsorted(times, until, side="right"))
         chunks.append(chunk[:inside])
@@ -109,10 +117,6 @@ def _routes(part: SubscriptionPart, keys: int) -> np.ndarray:
     return np.array([dispatch.route(key).consumer for key in range(keys)], dtype=np.int64)
 
 
-def _flags(values: Iterator[bool] | None, count: int) -> np.ndarray:
-    return np.zeros(count, np.bool_) if values is None else _first(values, count, np.bool_)
-
-
 def run(scenario: Scenario):
     """The kernel's run of `scenario`: (run log, subscriptions in build order, their consumers)."""
     topology = Topology.of(scenario)
@@ -123,21 +127,21 @@ def run(scenario: Scenario):
     publisher_topic, gap_chunks, key_chunks, poison_chunks = [], [], [], []
     for topic in topology.topics:
         for p in range(topic.settings.publishers):
-            gaps = _gaps_until(rnd.arrival_gaps(topic, p), until)
+            gaps = _gaps_until(topic, p, until)
             keyed = topology.keyed(topic.name)
-            keys = _first(rnd.message_keys(topic, p), gaps.size, np.int64) if keyed else np.zeros(gaps.size, np.int64)
+            keys = rnd.message_key_array(topic, p, gaps.size) if keyed else np.zeros(gaps.size, np.int64)
             publisher_topic.append(topic_index[topic.name])
             gap_chunks.append(gaps)
             key_chunks.append(keys)
-            poison_chunks.append(_flags(rnd.poison_messages(topic, p), gaps.size))
+            poison_chunks.append(rnd.poison_array(topic, p, gaps.size))
     published = np.zeros(len(topology.topics), np.int64)
     for t, gaps in zip(publisher_topic, gap_chunks):
         published[t] += gaps.size
 
     topic_subs = [[s for s, part in enumerate(order) if topic.name in part.topics] for topic in topology.topics]
     offered = [int(sum(published[topic_index[name]] for name in part.topics)) for part in order]
-    services = [_first(rnd.copy_service_times(part), n, float) for part, n in zip(order, offered)]
-    fails = [_flags(rnd.copy_failures(part), n) for part, n in zip(order, offered)]
+    services = [rnd.copy_service_array(part, n) for part, n in zip(order, offered)]
+    fails = [rnd.copy_failure_array(part, n) for part, n in zip(order, offered)]
     routes = [
         _routes(part, topology.keys(part)) if part.settings.dispatch not in ROUTING else np.zeros(0, np.int64)
         for part in order
@@ -156,8 +160,8 @@ def run(scenario: Scenario):
     # Redeliveries draw as they happen: as many as copies offered to begin with, more if a run needs them.
     retries = [n + 64 if s.ack else 0 for s, n in zip(settings, offered)]
     while True:
-        retry_services = [_first(rnd.retry_service_times(part), n, float) for part, n in zip(order, retries)]
-        retry_fails = [_flags(rnd.retry_failures(part), n) for part, n in zip(order, retries)]
+        retry_services = [rnd.retry_service_array(part, n) for part, n in zip(order, retries)]
+        retry_fails = [rnd.retry_failure_array(part, n) for part, n in zip(order, retries)]
         out = kernel.run(
             float(until),
             float(scenario.warmup),

@@ -48,16 +48,13 @@ def _swap(times, rows, i, j):
 
 @njit(cache=True)
 def _schedule(times, rows, size, time, serial, owner, copy, delivery):
-    """Add an entry (growing the heap if it is full); returns the heap's arrays."""
-    if size == times.size:
-        times, rows = _grown(times, size), _grown_rows(rows, size)
+    """Add an entry (the heap has room: the event loop makes it before each event)."""
     times[size] = time
     rows[size, SERIAL], rows[size, OWNER], rows[size, COPY], rows[size, DELIVERY] = serial, owner, copy, delivery
     i = size
     while i > 0 and _before(times, rows, i, (i - 1) >> 1):
         _swap(times, rows, i, (i - 1) >> 1)
         i = (i - 1) >> 1
-    return times, rows
 
 
 @njit(cache=True)
@@ -95,11 +92,8 @@ def _grown_rows(rows, size):
 
 @njit(cache=True)
 def _log(boxes, times, count, box, now):
-    """Append (box, now) to a log of mailbox events; returns its arrays."""
-    if count == times.size:
-        boxes, times = _grown(boxes, count), _grown(times, count)
+    """Append (box, now) to a log of mailbox events (it has room: the event loop makes it before each event)."""
     boxes[count], times[count] = box, now
-    return boxes, times
 
 
 @njit(cache=True)
@@ -309,14 +303,25 @@ def run(
         getter_tail[box] = c
     for p in range(publishers):
         if gap_next[p] < gap_start[p + 1]:
-            heap_time, heap = _schedule(heap_time, heap, heap_size, gaps[gap_next[p]], serial, consumers + p, -1, 0)
+            _schedule(heap_time, heap, heap_size, gaps[gap_next[p]], serial, consumers + p, -1, 0)
             heap_size += 1
             serial += 1
 
+    # What one event can add at most, so that room is made once per event, not at every push (helpers that
+    # returned grown arrays cost more than the pushes): each consumer a batch's timeouts and returns and its
+    # wake-up, the publisher its next publish; each subscription a copy waiting, each consumer a batch leaving.
+    heap_room = 2 + consumers * (2 * widest + 1)
+    log_room = 2 + subscriptions + consumers * (widest + 1)
     now = 0.0
     while heap_size > 0 and enough:
         if heap_time[0] > until:
             break
+        if heap_size + heap_room > heap_time.size:
+            heap_time, heap = _grown(heap_time, heap_size + heap_room), _grown_rows(heap, heap_size + heap_room)
+        if entered + log_room > entered_at.size:
+            entered_at, entered_box = _grown(entered_at, entered + log_room), _grown(entered_box, entered + log_room)
+        if left + log_room > left_at.size:
+            left_at, left_box = _grown(left_at, left + log_room), _grown(left_box, left + log_room)
         now = heap_time[0]
         owner, event_copy, event_delivery = heap[0, OWNER], heap[0, COPY], heap[0, DELIVERY]
         heap_size = _pop(heap_time, heap, heap_size)
@@ -386,11 +391,11 @@ def run(
                     _append(items_head, items_tail, copy_prev, copy_next, box, copy)
                     copy_box[copy], copy_retrying[copy] = box, False
                     length[box] += 1
-                    entered_box, entered_at = _log(entered_box, entered_at, entered, box, now)
+                    _log(entered_box, entered_at, entered, box, now)
                     entered += 1
             gap_next[p] = k + 1
             if k + 1 < gap_start[p + 1]:
-                heap_time, heap = _schedule(heap_time, heap, heap_size, now + gaps[k + 1], serial, owner, -1, 0)
+                _schedule(heap_time, heap, heap_size, now + gaps[k + 1], serial, owner, -1, 0)
                 heap_size += 1
                 serial += 1
         else:
@@ -421,7 +426,7 @@ def run(
                     _append(retries_head, retries_tail, copy_prev, copy_next, box, copy)
                     copy_box[copy], copy_retrying[copy] = box, True
                     length[box] += 1
-                    entered_box, entered_at = _log(entered_box, entered_at, entered, box, now)
+                    _log(entered_box, entered_at, entered, box, now)
                     entered += 1
                 continue
             c = then
@@ -437,7 +442,7 @@ def run(
             if state[c] == DELAYED:  # the batch has reached it: the attempts start
                 attempt_start[c] = now
                 state[c] = BUSY
-                heap_time, heap = _schedule(heap_time, heap, heap_size, now + batch_length[c], serial, c, -1, 0)
+                _schedule(heap_time, heap, heap_size, now + batch_length[c], serial, c, -1, 0)
                 heap_size += 1
                 serial += 1
                 continue
@@ -474,7 +479,7 @@ def run(
                                 _unlink(items_head, items_tail, copy_prev, copy_next, box, done)
                             copy_box[done] = -1
                             length[box] -= 1
-                            left_box, left_at = _log(left_box, left_at, left, box, now)
+                            _log(left_box, left_at, left, box, now)
                             left += 1
                         first_success = True
                     elif copy_doomed[done]:
@@ -498,9 +503,7 @@ def run(
                                                 sub_retry_delay_max[s])  # fmt: skip
                             returns = now + wait
                             if returns > now:
-                                heap_time, heap = _schedule(
-                                    heap_time, heap, heap_size, returns, serial, RETURN, done, 0
-                                )
+                                _schedule(heap_time, heap, heap_size, returns, serial, RETURN, done, 0)
                                 heap_size += 1
                                 serial += 1
                             else:  # back at once; then this consumer goes on with its batch
@@ -530,7 +533,7 @@ def run(
                     continue
                 copy_box[copy] = -1
                 length[box] -= 1
-                left_box, left_at = _log(left_box, left_at, left, box, now)
+                _log(left_box, left_at, left, box, now)
                 left += 1
             # Up to a batch of waiting copies, then `Subscription.taken` for each: one delivery, whose timeout
             # starts now. The batch starts when its last copy can have reached the consumer.
@@ -544,7 +547,7 @@ def run(
                 batch_copy[c, count] = more
                 copy_box[more] = -1
                 length[box] -= 1
-                left_box, left_at = _log(left_box, left_at, left, box, now)
+                _log(left_box, left_at, left, box, now)
                 left += 1
             batch_count[c] = count + 1
             lasts = sub_batch_overhead[s]
@@ -561,7 +564,7 @@ def run(
                 if sub_ack[s]:
                     copy_outstanding[copy] = delivery
                     expires = now + sub_timeout[s]
-                    heap_time, heap = _schedule(heap_time, heap, heap_size, expires, serial, EXPIRE, copy, delivery)
+                    _schedule(heap_time, heap, heap_size, expires, serial, EXPIRE, copy, delivery)
                     heap_size += 1
                     serial += 1
                 if delivery == 1:
@@ -591,7 +594,7 @@ def run(
                 state[c] = BUSY
                 attempt_start[c] = now
                 wake = now + lasts
-            heap_time, heap = _schedule(heap_time, heap, heap_size, wake, serial, c, -1, 0)
+            _schedule(heap_time, heap, heap_size, wake, serial, c, -1, 0)
             heap_size += 1
             serial += 1
 

@@ -38,6 +38,12 @@ def batched(draw: Callable[[int], np.ndarray]) -> Iterator:
         yield from draw(BATCH).tolist()
 
 
+def drawn(draw: Callable[[int], np.ndarray], count: int) -> np.ndarray:
+    """The first `count` values that `batched(draw)` yields, as one array (drawn in the same batches)."""
+    chunks = [draw(BATCH) for _ in range(-(-count // BATCH))]
+    return np.concatenate(chunks)[:count] if chunks else draw(0)
+
+
 def interarrival_times(
     arrivals: str,
     rate: float,
@@ -114,30 +120,44 @@ def time_changed(profile: LoadProfile, rate: float, phase: float) -> Iterator[fl
 
 def service_times(service: str, mean: float, cv: float, rng: np.random.Generator) -> Iterator[float]:
     """Processing times in seconds with the given mean (and, for lognormal, coefficient of variation)."""
-    if service == "exponential":
-        return batched(lambda n: rng.exponential(mean, n))
     if service == "fixed":
         return itertools.repeat(mean)
+    return batched(_service_draw(service, mean, cv, rng))
+
+
+def _service_draw(service: str, mean: float, cv: float, rng: np.random.Generator) -> Callable[[int], np.ndarray]:
+    if service == "exponential":
+        return lambda n: rng.exponential(mean, n)
+    if service == "fixed":
+        return lambda n: np.full(n, mean)
     if service == "lognormal":
         sigma2 = math.log1p(cv * cv)
         mu = math.log(mean) - sigma2 / 2.0
         sigma = math.sqrt(sigma2)
-        return batched(lambda n: rng.lognormal(mu, sigma, n))
+        return lambda n: rng.lognormal(mu, sigma, n)
     raise ValueError(f"service: unknown distribution {service!r}")
 
 
 def failures(probability: float, rng: np.random.Generator) -> Iterator[bool]:
     """Whether each processing attempt fails."""
-    return batched(lambda n: rng.random(n) < probability)
+    return batched(_failure_draw(probability, rng))
+
+
+def _failure_draw(probability: float, rng: np.random.Generator) -> Callable[[int], np.ndarray]:
+    return lambda n: rng.random(n) < probability
 
 
 def keys(count: int, skew: float, rng: np.random.Generator) -> Iterator[int]:
     """Message keys in [0, count): uniform, or Zipf-skewed with exponent `skew` > 0."""
+    return batched(_key_draw(count, skew, rng))
+
+
+def _key_draw(count: int, skew: float, rng: np.random.Generator) -> Callable[[int], np.ndarray]:
     if skew == 0:
-        return batched(lambda n: rng.integers(0, count, n))
+        return lambda n: rng.integers(0, count, n)
     weights = np.arange(1, count + 1, dtype=float) ** -skew
     weights /= weights.sum()
-    return batched(lambda n: rng.choice(count, size=n, p=weights))
+    return lambda n: rng.choice(count, size=n, p=weights)
 
 
 # One function per source of a Scenario's randomness: `simulate` and the live
@@ -214,3 +234,51 @@ def retry_failures(subscription: SubscriptionPart) -> Iterator[bool] | None:
     if subscription.settings.failure_prob == 0:
         return None
     return failures(subscription.settings.failure_prob, subscription.rng(RETRY_FAILURES))
+
+
+# The same draws as arrays, for the compiled engine: each the first `count` values of its iterator above.
+
+
+def arrival_gap_draw(topic: TopicPart, publisher: int) -> Callable[[int], np.ndarray] | None:
+    """Under constant Poisson arrivals, the batches of that publisher's gaps (as `arrival_gaps` draws them); None
+    for the other arrival processes, whose gaps come one at a time."""
+    t = topic.settings
+    if t.arrivals != "poisson" or not LoadProfile.of(t, topic.duration).constant:
+        return None
+    rng, rate = topic.rng(ARRIVALS, publisher), t.publish_rate
+    return lambda n: rng.exponential(1.0 / rate, n)
+
+
+def message_key_array(topic: TopicPart, publisher: int, count: int) -> np.ndarray:
+    return drawn(_key_draw(topic.settings.keys, topic.settings.key_skew, topic.rng(KEYS, publisher)), count)
+
+
+def poison_array(topic: TopicPart, publisher: int, count: int) -> np.ndarray:
+    p = topic.settings.poison_prob
+    return np.zeros(count, bool) if p == 0 else drawn(_failure_draw(p, topic.rng(POISON, publisher)), count)
+
+
+def _service_array(subscription: SubscriptionPart, kind: int, count: int) -> np.ndarray:
+    s = subscription.settings
+    return drawn(_service_draw(s.service, s.service_time, s.service_cv, subscription.rng(kind)), count)
+
+
+def _failure_array(subscription: SubscriptionPart, kind: int, count: int) -> np.ndarray:
+    p = subscription.settings.failure_prob
+    return np.zeros(count, bool) if p == 0 else drawn(_failure_draw(p, subscription.rng(kind)), count)
+
+
+def copy_service_array(subscription: SubscriptionPart, count: int) -> np.ndarray:
+    return _service_array(subscription, SERVICE, count)
+
+
+def copy_failure_array(subscription: SubscriptionPart, count: int) -> np.ndarray:
+    return _failure_array(subscription, FAILURES, count)
+
+
+def retry_service_array(subscription: SubscriptionPart, count: int) -> np.ndarray:
+    return _service_array(subscription, RETRY_SERVICE, count)
+
+
+def retry_failure_array(subscription: SubscriptionPart, count: int) -> np.ndarray:
+    return _failure_array(subscription, RETRY_FAILURES, count)
