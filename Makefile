@@ -7,6 +7,7 @@ INSTALLED := $(VENV)/.installed
 .PHONY: setup check test sweep report bench bench-compare mutation demo clean
 
 SPEC ?= default
+SLO_P99 ?=
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -45,11 +46,11 @@ test: check
 # Runs only what results/<name>/ lacks, then reports (also when some runs failed);
 # `make sweep SPEC=outage` for another shipped spec, or SPEC=path/to/spec.toml.
 sweep: setup
-	$(BIN)/python -m sweeps run $(SPEC)
+	$(BIN)/python -m sweeps run $(SPEC) $(if $(SLO_P99),--slo-p99 $(SLO_P99))
 
 # Regenerates summary tables, figures and report.html from stored results, simulating nothing.
 report: setup
-	$(BIN)/python -m analysis report "$$($(BIN)/python -m sweeps where $(SPEC))"
+	$(BIN)/python -m analysis report "$$($(BIN)/python -m sweeps where $(SPEC))" $(if $(SLO_P99),--slo-p99 $(SLO_P99))
 
 BENCHED := $(VENV)/.benched
 

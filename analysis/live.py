@@ -6,6 +6,7 @@ Reads what `python -m live` wrote (live.parquet, validation.csv); never runs any
 from __future__ import annotations
 
 import math
+from typing import Any, cast
 
 import pandas as pd
 
@@ -132,26 +133,34 @@ COMPARED = [
 ]
 
 
-def compare(runs: pd.DataFrame, live: pd.DataFrame, varied: list[str]) -> pd.DataFrame:
-    """Per cell and metric: the real mean, the simulated means (as specified, and calibrated), and each
+def compare(runs: pd.DataFrame, live: pd.DataFrame, varied: list[str], subscriptions: bool = False) -> pd.DataFrame:
+    """Per cell (and subscription, with `subscriptions`: `runs` and `live` then have a row per subscription of
+    each run) and metric: the real mean, the simulated means (as specified, and calibrated), and each
     simulation's error relative to the real runs, paired by replication (the same seed), with 95% intervals."""
-    simulated = runs.set_index(["cell", "replication"])
+    by = ["cell", "subscription"] if subscriptions else ["cell"]
+    simulated = runs.set_index([*by, "replication"]).sort_index()
     rows = []
-    for cell, real in live.groupby("cell", sort=True):
+    for key, real in live.groupby(by, sort=True):
         real = real.set_index("replication")
-        if cell not in simulated.index.get_level_values(0):
+        try:
+            mine = simulated.loc[cast(Any, key)]
+        except KeyError:
             continue  # the simulated sweep has not run this cell
-        both = real.index.intersection(simulated.loc[cell].index)
-        sim = simulated.loc[cell].loc[both]
+        both = real.index.intersection(mine.index)
+        sim = mine.loc[both]
         first = real.iloc[0]
-        label = ", ".join(f"{f}={first[f]}" for f in varied) or f"cell {cell}"
+        cell = key[0] if isinstance(key, tuple) else key
+        label = ", ".join(f"{f}={first[f]}" for f in varied if f in first) or f"cell {cell}"
+        if subscriptions:
+            label = f"{key[1]}: {label}"
         for metric, shown in COMPARED:
             r = real.loc[both, metric].astype(float)
             if not r.abs().sum():
                 continue  # nothing to compare (no redeliveries, say)
             row = {
                 "cell": cell,
-                **{f: first[f] for f in varied},
+                **({"subscription": key[1]} if subscriptions else {}),
+                **{f: first[f] for f in varied if f in first},
                 "label": label,
                 "metric": shown,
                 "replications": len(both),

@@ -171,6 +171,7 @@ def _capacity_section(
     answer: pd.DataFrame,
     layout,
     slo_p99: float | None,
+    source: str,
 ) -> str:
     """The answer first: a sentence, the metric against group size with the answer marked, what one more
     consumer buys, and dispatch against dispatch; the table behind them folded."""
@@ -200,6 +201,7 @@ def _capacity_section(
     wanted = f"{slo_p99:g} s" if slo_p99 is not None else "ten mean service times"
     if "search" in results.spec:
         wanted = f"{target:g} s"
+    wanted += f", {source}"
     explained = stats.floors(summary, answer, others)
     why = "".join(
         f"<li>{html.escape(_setting(row, others))}{html.escape(row['why'])}. It is set by "
@@ -219,7 +221,7 @@ the target ({wanted}).</p>
 """
 
 
-def _subscriptions_section(results: Results, layout, slo_p99: float | None) -> tuple[str, str]:
+def _subscriptions_section(results: Results, layout, slo_p99: float | None, source: str) -> tuple[str, str]:
     """A named topology's answer, subscription by subscription (a pooled one would hide the slow one): the
     sentence, a figure per subscription, the answers and every subscription's cells with intervals. Returns the
     section and the cells table."""
@@ -252,7 +254,7 @@ def _subscriptions_section(results: Results, layout, slo_p99: float | None) -> t
 <p>Each subscription is its own consumer group with its own copies, so each gets its own answer: the smallest
 group whose p99 latency interval lies wholly below its target ({
         f"{slo_p99:g} s" if slo_p99 is not None else "ten of its mean service times"
-    }). The run's pooled latency is not shown: it would hide the slow subscription
+    }, {source}). The run's pooled latency is not shown: it would hide the slow subscription
 behind the fast ones.</p>
 <p class="answer">{html.escape(sentence)}</p>
 {"".join(_figure(kind, path) for kind, path in drawn)}
@@ -314,7 +316,12 @@ def _simulated_vs_real(results: Results) -> str:
     layout = results.layout
     if not layout.live.exists() or results.runs.empty:
         return ""
-    comparison = live.compare(results.runs, pd.read_parquet(layout.live), results.varied)
+    per_subscription = results.named and layout.live_subscriptions.exists()
+    if per_subscription:  # each subscription against its own twin: pooled, the fast ones would hide the slow one
+        real = pd.read_parquet(layout.live_subscriptions)
+        comparison = live.compare(results.subscriptions(), real, results.varied, subscriptions=True)
+    else:
+        comparison = live.compare(results.runs, pd.read_parquet(layout.live), results.varied)
     _write(layout.live_comparison, lambda p: comparison.to_csv(p, index=False))
     path = live.comparison_figure(comparison, layout.figures)
     if path is None:
@@ -324,16 +331,38 @@ def _simulated_vs_real(results: Results) -> str:
     ]
     return f"""<h2>Simulated vs real</h2>
 <p>Every real run (<code>python -m live run</code>) used the seed of its simulated twin, so the two are compared
-replication by replication. "As specified" is the sweep's own simulation; "with calibration" adds the broker's
-measured costs (<code>delivery_delay</code>, <code>service_overhead</code>).</p>
+replication by replication{", each subscription against its own twin" if per_subscription else ""}. "As
+specified" is the sweep's own simulation; "with calibration" adds the broker's measured costs
+(<code>delivery_delay</code>, <code>service_overhead</code>).</p>
 {_figure("simulated_vs_real", path)}
 <details><summary>The comparison, per cell and metric (relative errors of the simulated means)</summary>
 {_table(shown)}</details>
 """
 
 
+def answer_target(results: Results, asked: float | None = None) -> tuple[float | None, str]:
+    """The p99 target of the answers, and where it came from: asked for, the spec's `[answer]` table, its
+    search's own, or none (each cell's default, ten mean service times). A search's answer was found for its own
+    target, so asking another is refused."""
+    search = results.spec.get("search", {})
+    if asked is not None:
+        if search:
+            raise ValueError(
+                f"--slo-p99 ({asked:g}) cannot change a search's answer: its target chose the sizes it probed; "
+                "set [answer] below = ... in the spec and run it again"
+            )
+        return asked, "asked for with --slo-p99"
+    if "below" in results.spec.get("answer", {}):
+        return float(results.spec["answer"]["below"]), "from the spec's [answer] table"
+    if "below" in search:
+        return float(search["below"]), "the search's own"
+    return None, "the default"
+
+
 def build(results: Results, slo_p99: float | None = None) -> Path:
-    """Write summary.csv, summary.parquet, paired.csv, capacity.csv, figures/ and report.html; return the report."""
+    """Write summary.csv, summary.parquet, paired.csv, capacity.csv, figures/ and report.html; return the report.
+    `slo_p99` overrides the spec's target (`answer_target`)."""
+    slo_p99, source = answer_target(results, slo_p99)
     layout, runs, varied = results.layout, results.runs, results.varied
     for stale in layout.figures.glob("*.png"):  # from an earlier sweep of this name
         stale.unlink()
@@ -355,10 +384,10 @@ def build(results: Results, slo_p99: float | None = None) -> Path:
     real = _simulated_vs_real(results)
     scaling = _scaling_section(summary, results.backlog(), layout, slo_p99) if "autoscale" in varied else ""
     per_subscription, subscription_cells = (
-        _subscriptions_section(results, layout, slo_p99) if results.named else ("", "")
+        _subscriptions_section(results, layout, slo_p99, source) if results.named else ("", "")
     )
     capacity = (
-        _capacity_section(results, runs, summary, comparisons, answer, layout, slo_p99)
+        _capacity_section(results, runs, summary, comparisons, answer, layout, slo_p99, source)
         if len(runs) and not scaling and not per_subscription
         else ""
     )

@@ -113,11 +113,13 @@ def _one(run: Run, server, found, scale: float, layout: Layout) -> None:
     log = runner.run(run.scenario, server.url, scale)
     real = measure.summarize(log)
     calibration = found.fields(run.scenario.ack, scale)  # (a named topology's parts: each by its own ack)
-    calibrated = simulate(found.applied(run.scenario, scale)).summary
+    twin = simulate(found.applied(run.scenario, scale))
+    calibrated = twin.summary
     row = {
         "cell": run.cell.index,
         "replication": run.replication,
         **run.scenario.summary_fields(),
+        **{path: value for path, value in run.cell.varied.items() if "." in path},  # a named part's, as runs.parquet
         **real,
         "time_scale": scale,
         "conserved": log.server["holds"],
@@ -125,17 +127,36 @@ def _one(run: Run, server, found, scale: float, layout: Layout) -> None:
         **{f"calibrated_{name}": value for name, value in calibration.items()},
         **{f"calibrated_{metric}": calibrated[metric] for metric in CALIBRATED},
     }
+    if run.scenario.named:  # each subscription's real metrics beside its calibrated twin's
+        real_parts = measure.by_subscription(log)
+        row["per_subscription"] = [
+            {
+                "subscription": name,
+                **real_parts.loc[name].to_dict(),
+                **{f"calibrated_{m}": twin.by_subscription.loc[name, m].item() for m in CALIBRATED},
+            }
+            for name in real_parts.index
+        ]
     path = layout.live_parts / part_name(run, scale)
     write_atomically(path, lambda p: p.write_text(json.dumps(row)))
 
 
 def _consolidate(runs: list[Run], scale: float | None, layout: Layout) -> pd.DataFrame:
-    rows = []
+    """live.parquet, a row per real run; for a named topology also live_subscriptions.parquet, a row per
+    subscription of each, with the run's cell, replication and varied fields."""
+    rows, parts = [], []
     for run in runs:
         path = layout.live_parts / part_name(run, time_scale_for(run, scale))
         if path.exists():
-            rows.append(json.loads(path.read_text()))
+            row = json.loads(path.read_text())
+            for part in row.pop("per_subscription", []):
+                parts.append({"cell": row["cell"], "replication": row["replication"],
+                              **{f: row[f] for f in run.cell.varied if f in row}, **part})  # fmt: skip
+            rows.append(row)
     table = pd.DataFrame(rows)
     if len(table):
         write_atomically(layout.live, lambda p: table.to_parquet(p, index=False))
+    if parts:
+        by_part = pd.DataFrame(parts)
+        write_atomically(layout.live_subscriptions, lambda p: by_part.to_parquet(p, index=False))
     return table

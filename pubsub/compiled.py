@@ -20,14 +20,20 @@ import numpy as np
 from . import kernel
 from . import randomness as rnd
 from .dispatch import make_dispatch
+from .recorder import COUNTS
 from .scenario import Scenario
 from .topology import SubscriptionPart, TopicPart, Topology
 
 ROUTING = {"shared": kernel.SHARED, "round-robin": kernel.ROUND_ROBIN, "least-loaded": kernel.LEAST_LOADED}
 
 
+# The run's logs as `pubsub.metrics` reads them (its `MailboxLog`, `ConsumerLog`, `SubscriptionLog` and `RunLog`).
+
+
 @dataclass
 class Mailbox:
+    """One queue's log: when copies entered and left it, and how many wait at the end."""
+
     consumer: int
     entered: np.ndarray
     left: np.ndarray
@@ -39,6 +45,8 @@ class Mailbox:
 
 @dataclass
 class Consumer:
+    """One consumer's time: busy in the window, and its attempt running at the end, if any (the group is fixed)."""
+
     busy: int
     busy_since: float
     busy_time: float
@@ -56,6 +64,8 @@ class Counts:
 
 @dataclass
 class Subscription:
+    """One subscription's counts, queues and consumers."""
+
     name: str
     recorder: Counts
     mailboxes: list[Mailbox]
@@ -67,6 +77,8 @@ class Subscription:
 
 @dataclass
 class Log:
+    """Every first success in the order they happened (publish, start, end, subscription), and the run's counts."""
+
     published_at: np.ndarray
     started_at: np.ndarray
     finished_at: np.ndarray
@@ -222,18 +234,17 @@ def run(scenario: Scenario):
             Consumer(int(busy[c]), float(busy_since[c]), float(busy_time[c]))
             for c in range(consumer_starts[s], consumer_starts[s + 1])
         ]
-        counts = {
-            "published": int(sum(messages[topic_index[name]] for name in part.topics)),
-            "delivered": int(delivered[s]),
-            "processed": int(processed[s]),
-            "redelivered": int(redelivered[s]),
-            "duplicates": int(duplicates[s]),
-            "suppressed": int(suppressed[s]),
-            "dropped": int(dropped[s]),
-            "dead_lettered": int(dead_lettered[s]),
-            "lost": 0,
-            "crashes": 0,
+        counted = {
+            "published": sum(messages[topic_index[name]] for name in part.topics),
+            "delivered": delivered[s],
+            "processed": processed[s],
+            "redelivered": redelivered[s],
+            "duplicates": duplicates[s],
+            "suppressed": suppressed[s],
+            "dropped": dropped[s],
+            "dead_lettered": dead_lettered[s],
         }
+        counts = {name: int(counted.get(name, 0)) for name in COUNTS}  # lost and crashes: none without crashes
         flying = range(int(in_flight[s]))
         subscriptions.append(
             Subscription(part.name, Counts(counts), mailboxes, group, flying, [(0.0, part.settings.group_size)])

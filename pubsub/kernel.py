@@ -308,10 +308,12 @@ def run(
             serial += 1
 
     # What one event can add at most, so that room is made once per event, not at every push (helpers that
-    # returned grown arrays cost more than the pushes): each consumer a batch's timeouts and returns and its
-    # wake-up, the publisher its next publish; each subscription a copy waiting, each consumer a batch leaving.
+    # returned grown arrays cost more than the pushes). A consumer settles and takes at most one batch per
+    # event: to the heap, its batch's returns and timeouts and its wake-up, and the publisher its next publish;
+    # to the logs, each subscription a new copy waiting, each consumer a batch coming back and a batch leaving
+    # (taken, or withdrawn once acknowledged).
     heap_room = 2 + consumers * (2 * widest + 1)
-    log_room = 2 + subscriptions + consumers * (widest + 1)
+    log_room = 2 + subscriptions + 2 * consumers * widest
     now = 0.0
     while heap_size > 0 and enough:
         if heap_time[0] > until:

@@ -174,20 +174,22 @@ def simulate(scenario: Scenario, trace: Trace | None = None, engine: Engine = "a
     """
     started = time.perf_counter()
     ran = choose(scenario, engine, traced=trace is not None)
-    warmup, duration = scenario.warmup, scenario.duration
     if ran == "compiled":
         from . import compiled  # here: numba loads only when the compiled engine runs
 
-        log, subscriptions, consumers = compiled.run(scenario)
-        metrics = summarize(log, subscriptions, consumers, warmup, duration)
-        if len(subscriptions) == 1:
-            parts = [dict(metrics)]
-        else:
-            parts = by_subscription(log, subscriptions, warmup, duration)
-        backlog = backlog_series(subscriptions, scenario.backlog_interval, duration)
-        names = [s.name for s in subscriptions]
+        metrics, parts, backlog, names = _measured(scenario, *compiled.run(scenario))
     else:
-        metrics, parts, backlog, names = _simulate_asimpy(scenario, trace)
+        env = Environment()
+        model = build(env, scenario, trace)
+        outages = [
+            Outage(env, subscription, part.settings.outage_start, part.settings.outage_duration)
+            for subscription, part in zip(model.subscriptions, model.parts)
+            if part.settings.outage_duration > 0
+        ]
+        env.run(until=scenario.duration)
+        metrics, parts, backlog, names = _measured(
+            scenario, model.recorder, model.subscriptions, model.consumers, outages, model.scalers, model.rebalancers
+        )
     wall = time.perf_counter() - started
     metrics["wall_seconds"] = wall
     metrics["sim_rate"] = metrics["delivered"] / wall  # (building a topology alone takes far above a clock tick)
@@ -196,24 +198,14 @@ def simulate(scenario: Scenario, trace: Trace | None = None, engine: Engine = "a
     return Result(summary, backlog, subscription_frame(names, parts), ran)
 
 
-def _simulate_asimpy(scenario: Scenario, trace: Trace | None):
-    """The reference model's run: (metrics of the whole run, of each subscription, backlog, subscription names)."""
-    env = Environment()
-    model = build(env, scenario, trace)
-    outages = [
-        Outage(env, subscription, part.settings.outage_start, part.settings.outage_duration)
-        for subscription, part in zip(model.subscriptions, model.parts)
-        if part.settings.outage_duration > 0
-    ]
-    env.run(until=scenario.duration)
+def _measured(scenario: Scenario, log, subscriptions, consumers, outages=(), scalers=(), rebalancers=()):
+    """What either engine's run left, reduced: (metrics of the whole run, of each subscription, the backlog
+    series, the subscriptions' names)."""
     warmup, duration = scenario.warmup, scenario.duration
-    metrics = summarize(
-        model.recorder, model.subscriptions, model.consumers, warmup, duration, outages, model.scalers,
-        model.rebalancers,
-    )  # fmt: skip
-    if len(model.subscriptions) == 1:  # the whole run is its one subscription's: no second pass (tested)
+    metrics = summarize(log, subscriptions, consumers, warmup, duration, outages, scalers, rebalancers)
+    if len(subscriptions) == 1:  # the whole run is its one subscription's: no second pass (tested)
         parts = [dict(metrics)]
     else:
-        parts = by_subscription(model.recorder, model.subscriptions, warmup, duration, outages, model.scalers)
-    backlog = backlog_series(model.subscriptions, scenario.backlog_interval, duration)
-    return metrics, parts, backlog, [s.name for s in model.subscriptions]
+        parts = by_subscription(log, subscriptions, warmup, duration, outages, scalers)
+    backlog = backlog_series(subscriptions, scenario.backlog_interval, duration)
+    return metrics, parts, backlog, [s.name for s in subscriptions]

@@ -36,6 +36,7 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--results", type=Path, default=Path("results"), help="results root (default: results/)")
     run.add_argument("--fresh", action="store_true", help="discard stored results of this sweep first")
     run.add_argument("--no-report", action="store_true", help="store the runs only; `python -m analysis report` later")
+    run.add_argument("--slo-p99", help="the report's p99 target, s (default: the spec's [answer], else 10 services)")
     run.add_argument(
         "--engine", choices=ENGINES, help="simulation engine (default: the spec's `engine`, else auto: the compiled "
         "one wherever it covers a cell); results are the same on every engine"
@@ -75,7 +76,8 @@ def cmd_run(args) -> int:
     if not args.no_report and done:  # the report of what finished, failed cells or not
         from analysis.__main__ import main as analysis
 
-        reported = analysis(["report", str(outcome.folder)])
+        target = ["--slo-p99", args.slo_p99] if args.slo_p99 is not None else []
+        reported = analysis(["report", str(outcome.folder), *target])
         status = status or reported
     return status
 

@@ -40,9 +40,11 @@ def run(
     engine: Engine | None = None,
     report: bool = True,
     progress: bool | None = None,
+    slo_p99: float | None = None,
 ) -> Sweep:
     """Run `spec` (a spec file, a shipped spec's name, or the spec's tables as a dict) into `results/<name>/`,
-    computing only what is missing unless `fresh`; then write its report. Bad specs raise `SpecError`."""
+    computing only what is missing unless `fresh`; then write its report (for `slo_p99`, if given, instead of the
+    spec's target). Bad specs raise `SpecError`."""
     import pandas as pd
 
     from .driver import run_sweep
@@ -57,7 +59,7 @@ def run(
     if report and len(outcome.runs):
         from analysis import report as write_report
 
-        done.report = write_report(outcome.folder)
+        done.report = write_report(outcome.folder, slo_p99)
         layout = Layout(outcome.folder)
         done.summary = pd.read_parquet(layout.summary_parquet)
         done.answers = outcome.answers if outcome.answers is not None else pd.read_csv(layout.capacity)

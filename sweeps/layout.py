@@ -90,6 +90,11 @@ class Layout:
         return self.folder / "live.parquet"
 
     @property
+    def live_subscriptions(self) -> Path:
+        """A named topology's real runs, a row per subscription of each."""
+        return self.folder / "live_subscriptions.parquet"
+
+    @property
     def live_parts(self) -> Path:
         return self.parts / "live"
 

@@ -167,7 +167,7 @@ class SearchPlan:
         n = self.planned[cell.index]
         values = cell_values(self.sweep, cell, n, store, self.spec.metric, self.spec.subscription)
         found = cell_interval(values, n)
-        return verdict(found[1], found[2], self.spec.below), found
+        return verdict(found[1], found[2], self.spec.target), found
 
     def advance(self, store: ResultStore) -> bool:
         more = False
@@ -217,7 +217,7 @@ class SearchPlan:
             if combination.why is None and not combination.done:
                 text = "undecided: the search was stopped before it finished"
                 answer = None
-            row: dict = {**combination.base.varied, "field": spec.field, "metric": spec.metric, "below": spec.below}
+            row: dict = {**combination.base.varied, "field": spec.field, "metric": spec.metric, "below": spec.target}
             row.update(answer=text, value=answer if answer is not None else math.nan)
             # Beside the answer: the value just short of it (smaller size, or larger rate), if probed.
             beside = _beside(search)

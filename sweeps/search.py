@@ -34,7 +34,9 @@ class SearchSpec(BaseModel):
     low: int | float
     high: int | float
     metric: str = "latency_p99"
-    below: float = Field(description="the target: the metric's 95% interval must lie wholly below it")
+    below: float | None = Field(
+        None, gt=0, description="the target: the metric's 95% interval must lie wholly below it (default: [answer]'s)"
+    )
     tolerance: float | None = Field(None, gt=0, description="publish_rate: stop when the bracket is this narrow")
     max_replications: int | None = Field(None, ge=2, description="add replications to a straddling cell, up to")
 
@@ -61,6 +63,12 @@ class SearchSpec(BaseModel):
         if self.low >= self.high:
             raise ValueError(f"low ({self.low}) must be less than high ({self.high})")
         return self
+
+    @property
+    def target(self) -> float:
+        """`below`, which the spec fills from its `[answer]` table when the search does not set it."""
+        assert self.below is not None, "a spec's search always has a target"  # pragma: no mutate
+        return self.below
 
     @property
     def name(self) -> str:
@@ -244,7 +252,7 @@ def first_guess(spec: SearchSpec, base: Scenario) -> int:
     for load in loads(spec, base):
         size = smallest_stable_size(load)
         if spec.name == "group_size" and predicted(load, spec.metric, size) is not None:
-            while size < spec.high and (predicted(load, spec.metric, size) or 0.0) >= spec.below:
+            while size < spec.high and (predicted(load, spec.metric, size) or 0.0) >= spec.target:
                 size += 1
         guesses.append(size)
     return max(guesses)

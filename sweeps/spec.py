@@ -53,6 +53,24 @@ class Precision(BaseModel):
     batch: int | None = Field(None, ge=1, description="replications added per round; default: replications")
 
 
+class AnswerSpec(BaseModel):
+    """A spec's `[answer]` table: the target its report's answers (and its search) judge against."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    metric: str = "latency_p99"
+    below: float = Field(gt=0, description="the metric's 95% interval must lie wholly below it")
+
+    @field_validator("metric")
+    @classmethod
+    def _answerable(cls, metric: str) -> str:
+        if metric not in METRICS:
+            raise ValueError(f"unknown metric {metric!r}{did_you_mean(metric, METRICS)}")
+        if metric != "latency_p99":  # the report's answers, figures and floors are p99's
+            raise ValueError(f"{metric!r}: only latency_p99 targets drive the report's answers so far")
+        return metric
+
+
 class SweepSpec(BaseModel):
     """What a sweep runs: every combination of `grid`, crossed with the rows of `together`."""
 
@@ -68,6 +86,7 @@ class SweepSpec(BaseModel):
     precision: Precision | None = None
     search: SearchSpec | None = Field(None, description="instead of a grid axis: the value that meets a target")
     engine: Engine = Field("auto", description="auto: the compiled engine wherever it covers a cell; asimpy; compiled")
+    answer: AnswerSpec | None = Field(None, description="the target of the report's answers and the search")
 
     @field_validator("grid", "together", mode="before")
     @classmethod
@@ -137,7 +156,21 @@ class SweepSpec(BaseModel):
             most = self.search.max_replications
             if most is not None and most < self.replications:
                 raise ValueError(f"search.max_replications ({most}) must be at least replications")
+            self._search_target()
         return self
+
+    def _search_target(self) -> None:
+        """A search judges against its own `below`, or else the `[answer]` table's; both must agree."""
+        assert self.search is not None  # pragma: no mutate
+        own, answer = self.search.below, self.answer
+        if own is None and answer is None:
+            raise ValueError("search.below: a search needs a target: set search.below, or an [answer] table")
+        if answer is not None:
+            if own is not None and own != answer.below:
+                raise ValueError(f"search.below ({own}) and answer.below ({answer.below}) differ: set one of them")
+            if self.search.metric != answer.metric:
+                raise ValueError(f"search.metric ({self.search.metric!r}) and answer.metric ({answer.metric!r}) differ")
+            self.search = self.search.model_copy(update={"below": answer.below})
 
     @property
     def varied(self) -> list[str]:
@@ -236,7 +269,10 @@ def _nones(fields: dict[str, Any]) -> dict[str, Any]:
 
 
 # Every key a spec's tables may hold, for "did you mean" on an unknown one.
-SPEC_NAMES = {*SweepSpec.model_fields, *Precision.model_fields, *SearchSpec.model_fields, *SCENARIO_FIELDS}
+SPEC_NAMES = {
+    *SweepSpec.model_fields, *Precision.model_fields, *SearchSpec.model_fields, *AnswerSpec.model_fields,
+    *SCENARIO_FIELDS,
+}  # fmt: skip
 
 
 def _describe(error: ValidationError, whole: str = "spec") -> str:

@@ -86,7 +86,9 @@ def test_cli_writes_the_report_with_the_slo_it_is_given(mini_results, tmp_path, 
     shutil.copytree(mini_results, folder)
     assert main(["report", str(folder), "--slo-p99", "5"]) == 0
     assert "report.html" in capsys.readouterr().out
-    assert re.search(r"lies wholly below\s+the target \(5 s\)", (folder / "report.html").read_text())
+    assert re.search(
+        r"lies wholly below\s+the target \(5 s, asked for with --slo-p99\)", (folder / "report.html").read_text()
+    )
     capacity = pd.read_csv(folder / "capacity.csv", dtype={"answer": str})
     assert (capacity["slo_p99"] == 5.0).all()
     summary = pd.read_csv(folder / "summary.csv")
@@ -214,7 +216,9 @@ def test_capacity_table_shows_capacity_csv_and_the_answer_follows_the_slo(mini_r
     page = reporting.build(load(folder), slo).read_text()
     target = 10.0 if slo is None else slo  # default: ten mean service times of 1 s
     sentence = re.search(r"lies wholly below\s+the target \(([^)]*)\)", page).group(1)
-    assert sentence == ("ten mean service times" if slo is None else f"{slo:g} s")
+    assert sentence == (
+        "ten mean service times, the default" if slo is None else f"{slo:g} s, asked for with --slo-p99"
+    )
 
     capacity = pd.read_csv(Layout(folder).capacity, dtype={"answer": str})
     summary = pd.read_csv(folder / "summary.csv")

@@ -134,3 +134,37 @@ def test_misspelt_keys_metrics_and_spec_names_get_the_closest_name(tmp_path):
         load(spec)
     with pytest.raises(SpecError, match=r"did you mean 'default'\?"):
         load("defualt")
+
+
+ANSWERED = 'name = "t"\nreplications = 2\n[grid]\npublish_rate = [0.5]\n'
+SEARCHED = '[search]\nfield = "group_size"\nlow = 1\nhigh = 4\n'
+
+
+@pytest.mark.parametrize(
+    ("table", "refusal"),
+    [
+        ("[answer]\nbelow = 0.0\n", r"answer\.below: Input should be greater than 0"),
+        ("[answer]\nbelow = -1.0\n", r"answer\.below"),
+        ('[answer]\nmetric = "latency_p90"\nbelow = 5.0\n', r"did you mean 'latency_p99'"),
+        ('[answer]\nmetric = "throughput"\nbelow = 5.0\n', r"only latency_p99 targets"),
+        ("[answer]\nbelow = 5.0\nabove = 1.0\n", r"answer\.above: Extra inputs"),
+        (SEARCHED, r"search\.below: a search needs a target"),
+        (
+            SEARCHED + "below = 4.0\n[answer]\nbelow = 5.0\n",
+            r"search\.below \(4\.0\) and answer\.below \(5\.0\) differ",
+        ),
+    ],
+)
+def test_a_bad_target_is_refused_naming_it(tmp_path, table, refusal):
+    spec = tmp_path / "t.toml"
+    spec.write_text(ANSWERED + table)
+    with pytest.raises(SpecError, match=refusal):
+        load(spec)
+
+
+def test_a_search_takes_the_answer_tables_target(tmp_path):
+    spec = tmp_path / "t.toml"
+    spec.write_text(ANSWERED + SEARCHED + "[answer]\nbelow = 6.5\n")
+    sweep = load(spec)
+    assert sweep.search is not None and sweep.search.target == 6.5 and sweep.answer.below == 6.5
+    assert load("capacity").search.target == 10.0  # the shipped search states its target in [answer]
