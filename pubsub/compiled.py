@@ -10,6 +10,7 @@ model's do and its logs are the model's, row for row.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from collections.abc import Iterator
@@ -125,8 +126,16 @@ def _gaps_until(topic: TopicPart, publisher: int, until: float) -> np.ndarray:
 def _routes(part: SubscriptionPart, keys: int) -> np.ndarray:
     """Under a keyed dispatch, the consumer each key goes to, as the model's dispatch routes it."""
     s = part.settings
-    dispatch = make_dispatch(s.dispatch, None, [None] * s.group_size, None, keys, s.partition_count)  # type: ignore[list-item]
-    return np.array([dispatch.route(key).consumer for key in range(keys)], dtype=np.int64)
+    return _key_routes(s.dispatch, s.group_size, keys, s.partition_count)
+
+
+@functools.lru_cache(maxsize=64)
+def _key_routes(policy: str, group_size: int, keys: int, partitions: int) -> np.ndarray:
+    # A hash per key, in Python: worth keeping for the replications of a cell (a sweep worker runs many).
+    dispatch = make_dispatch(policy, None, [None] * group_size, None, keys, partitions)  # type: ignore[arg-type, list-item]
+    routes = np.array([dispatch.route(key).consumer for key in range(keys)], dtype=np.int64)
+    routes.flags.writeable = False
+    return routes
 
 
 def run(scenario: Scenario):
