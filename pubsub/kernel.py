@@ -133,6 +133,18 @@ def _unlink(head, tail, prev, after, box, copy):
 
 
 @njit(cache=True)
+def _waiting(head, tail, after, box):
+    """The consumer waiting longest on `box`, no longer waiting; -1 if none is."""
+    waiter = head[box]
+    if waiter >= 0:
+        head[box] = after[waiter]
+        if head[box] < 0:
+            tail[box] = -1
+        after[waiter] = -1
+    return waiter
+
+
+@njit(cache=True)
 def _take(retries_head, retries_tail, items_head, items_tail, prev, after, box):
     """`Mailbox.take`'s choice: the first redelivery waiting, else the first new copy (unlinked); -1 if none."""
     copy = retries_head[box]
@@ -380,12 +392,8 @@ def run(
                 if sub_capacity[s] >= 0 and length[box] >= sub_capacity[s]:
                     dropped[s] += 1
                     continue
-                waiter = getter_head[box]
+                waiter = _waiting(getter_head, getter_tail, getter_next, box)
                 if waiter >= 0:  # handed to the consumer waiting longest, which runs once this publish is done
-                    getter_head[box] = getter_next[waiter]
-                    if getter_head[box] < 0:
-                        getter_tail[box] = -1
-                    getter_next[waiter] = -1
                     slot = (ready_first + ready_count) % ready_consumer.size
                     ready_consumer[slot], ready_copy[slot] = waiter, copy
                     ready_count += 1
@@ -415,12 +423,8 @@ def run(
                     box = _least_loaded(
                         sub_mailbox_start[s], sub_mailbox_start[s + 1], sub_consumer_start[s], length, busy
                     )
-                waiter = getter_head[box]
+                waiter = _waiting(getter_head, getter_tail, getter_next, box)
                 if waiter >= 0:
-                    getter_head[box] = getter_next[waiter]
-                    if getter_head[box] < 0:
-                        getter_tail[box] = -1
-                    getter_next[waiter] = -1
                     slot = (ready_first + ready_count) % ready_consumer.size
                     ready_consumer[slot], ready_copy[slot] = waiter, copy
                     ready_count += 1
