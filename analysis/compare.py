@@ -125,9 +125,19 @@ def _answers(a: Results, b: Results) -> pd.DataFrame:
     return merged[[*on, "answer_a", "answer_b", "changed"]]
 
 
+def names(comparison: Comparison) -> tuple[str, str]:
+    """The two folders' names, with as many of their parents as it takes to tell them apart (one spec run into
+    two results roots has one name)."""
+    a, b = comparison.a.folder.resolve().parts, comparison.b.folder.resolve().parts
+    depth = 1
+    while depth < min(len(a), len(b)) and a[-depth:] == b[-depth:]:
+        depth += 1
+    return "/".join(a[-depth:]), "/".join(b[-depth:])
+
+
 def text(comparison: Comparison) -> str:
     """The comparison in a few lines: answers that changed, metrics that moved beyond their intervals."""
-    a, b, changes = comparison.a.name, comparison.b.name, comparison.changes
+    (a, b), changes = names(comparison), comparison.changes
     lines = [f"{a} → {b}: cells matched on {', '.join(comparison.matched_on) or 'the whole run'}"]
     if changes.empty:
         return lines[0] + ": no cell in common"
@@ -178,9 +188,10 @@ def figure(comparison: Comparison, folder: Path) -> Path | None:
         ax.errorbar(mean, list(y), xerr=[low, high], fmt="o", ms=4, capsize=2, color="tab:blue")
         ax.axvline(0, color="grey", lw=1)
         ax.set_yticks(list(y), labels)
-        ax.set_xlabel(f"change of {metric.replace('_', ' ')} from A to B (% of A)")
+        ax.set_xlabel(f"{'mean' if metric == 'latency_mean' else 'p99'} latency, B − A (% of A)")
     axes[0, 0].invert_yaxis()
-    fig.suptitle(f"A = {comparison.a.name}, B = {comparison.b.name}: what moved (95% intervals)", fontsize=11)
+    a, b = names(comparison)
+    fig.suptitle(f"A = {a}, B = {b}: what moved (95% intervals)", fontsize=11)
     return save(fig, folder, "compare_latency")
 
 
@@ -202,7 +213,7 @@ def page(comparison: Comparison, folder: Path) -> Path:
         body += "<h2>Capacity answers</h2>" + _table(comparison.answers)
     body += "<h2>Every metric compared</h2>" + _table(comparison.changes)
     path = folder / "compare.html"
-    title = f"{comparison.a.name} vs {comparison.b.name}"
+    title = "{} vs {}".format(*names(comparison))
     head = f"<meta charset='utf-8'><title>{html.escape(title)}</title><style>{STYLE}</style>"
     path.write_text(f"<!doctype html><html><head>{head}</head><body><h1>{html.escape(title)}</h1>{body}</body></html>")
     return path
