@@ -41,18 +41,12 @@ class Comparison:
 
 
 def _welch(a: np.ndarray, b: np.ndarray) -> tuple[float, float, float]:
-    """Difference of means b − a and its 95% Welch interval."""
+    """Difference of means b − a and its 95% Welch interval (NaN bounds with fewer than two of either)."""
     a, b = a[~np.isnan(a)], b[~np.isnan(b)]
     if len(a) < 2 or len(b) < 2:
         return (float(b.mean() - a.mean()) if len(a) and len(b) else math.nan), math.nan, math.nan
-    va, vb = a.var(ddof=1) / len(a), b.var(ddof=1) / len(b)
-    diff = float(b.mean() - a.mean())
-    se = math.sqrt(va + vb)
-    if se == 0:
-        return diff, diff, diff
-    dof = (va + vb) ** 2 / (va**2 / (len(a) - 1) + vb**2 / (len(b) - 1))
-    half = float(scipy_stats.t.ppf(0.975, dof)) * se
-    return diff, diff - half, diff + half
+    found = scipy_stats.ttest_ind(b, a, equal_var=False).confidence_interval(0.95)
+    return float(b.mean() - a.mean()), float(found.low), float(found.high)
 
 
 def compare(a: Results, b: Results) -> Comparison:

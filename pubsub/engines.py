@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from .scenario import Scenario, SubscriptionSettings, TopicSettings
+from .scenario import Scenario, SubscriptionSettings
 
 Engine = Literal["auto", "asimpy", "compiled"]
 ENGINES: tuple[Engine, ...] = ("auto", "asimpy", "compiled")
@@ -21,27 +21,26 @@ _SUBSCRIPTION: dict[str, object] = {
     "crash_rate": 0.0,
     "outage_duration": 0.0,
 }
-_TOPIC: dict[str, object] = {}
 
 
-def _off(settings: TopicSettings | SubscriptionSettings, modelled: dict[str, object], at: str) -> list[str]:
+def _off(settings: SubscriptionSettings, at: str) -> list[str]:
     found = [
-        f"{at}{name}={value!r}" for name, covered in modelled.items() if (value := getattr(settings, name)) != covered
+        f"{at}{name}={value!r}"
+        for name, covered in _SUBSCRIPTION.items()
+        if (value := getattr(settings, name)) != covered
     ]
     # A publisher blocked by a full queue publishes when there is room: its times cannot be drawn ahead.
-    if isinstance(settings, SubscriptionSettings) and settings.queue_capacity and settings.overflow == "block":
+    if settings.queue_capacity and settings.overflow == "block":
         found.append(f"{at}overflow='block'")
     return found
 
 
 def uncovered(scenario: Scenario) -> list[str]:
     """The fields (as `name=value`, a named part's by its path) that the compiled engine does not cover; empty
-    if it covers the Scenario."""
+    if it covers the Scenario. (It covers every topic field.)"""
     found: list[str] = []
-    for name, topic in scenario.topic_settings().items():
-        found += _off(topic, _TOPIC, f"topics.{name}." if scenario.named else "")
     for name, (_, subscription) in scenario.subscription_settings().items():
-        found += _off(subscription, _SUBSCRIPTION, f"subscriptions.{name}." if scenario.named else "")
+        found += _off(subscription, f"subscriptions.{name}." if scenario.named else "")
     return list(dict.fromkeys(found))  # a uniform system's parts repeat the flat fields
 
 

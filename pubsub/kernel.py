@@ -158,6 +158,15 @@ def _take(retries_head, retries_tail, items_head, items_tail, prev, after, box):
 
 
 @njit(cache=True)
+def _dead_letter(copy, s, settled, flying, in_flight, dead_lettered):
+    """`Subscription.dead_letter`: settled as dead, out of flight, counted."""
+    settled[copy] = DEAD
+    in_flight[s] -= flying[copy]
+    flying[copy] = False
+    dead_lettered[s] += 1
+
+
+@njit(cache=True)
 def _retry_delay(deliveries, delay, exponential, delay_max):
     """`pubsub.retries.Retries.delay_after` (`delay_max` < 0: none)."""
     if not exponential:
@@ -352,10 +361,7 @@ def run(
                     if copy_running[copy] > 0:
                         copy_doomed[copy] = True
                     else:
-                        copy_settled[copy] = DEAD
-                        in_flight[s] -= copy_in_flight[copy]
-                        copy_in_flight[copy] = False
-                        dead_lettered[s] += 1
+                        _dead_letter(copy, s, copy_settled, copy_in_flight, in_flight, dead_lettered)
                 else:
                     back = copy
         elif owner == RETURN:  # `Acknowledgments._return`
@@ -490,20 +496,14 @@ def run(
                         first_success = True
                     elif copy_doomed[done]:
                         if copy_running[done] == 0:
-                            copy_settled[done] = DEAD
-                            in_flight[s] -= copy_in_flight[done]
-                            copy_in_flight[done] = False
-                            dead_lettered[s] += 1
+                            _dead_letter(done, s, copy_settled, copy_in_flight, in_flight, dead_lettered)
                     elif sub_nack[s] and copy_outstanding[done] == batch_delivery[c, j]:  # `Acknowledgments._nack`
                         copy_outstanding[done] = 0
                         if 0 <= sub_max_deliveries[s] <= copy_deliveries[done]:
                             if copy_running[done] > 0:
                                 copy_doomed[done] = True
                             else:
-                                copy_settled[done] = DEAD
-                                in_flight[s] -= copy_in_flight[done]
-                                copy_in_flight[done] = False
-                                dead_lettered[s] += 1
+                                _dead_letter(done, s, copy_settled, copy_in_flight, in_flight, dead_lettered)
                         else:
                             wait = _retry_delay(copy_deliveries[done], sub_retry_delay[s], sub_exponential[s],
                                                 sub_retry_delay_max[s])  # fmt: skip
