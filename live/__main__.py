@@ -46,7 +46,7 @@ def cmd_calibrate(args) -> int:
     scale = args.time_scale
     print(f"{'cost':<26} {'real (ms)':>10} {'model s at time scale ' + format(scale, 'g'):>30}")
     for name, value in found.as_dict().items():
-        if name != "samples":
+        if name != "samples" and value is not None:  # (every cost is measured here)
             print(f"{name:<26} {value * 1e3:>10.3f} {value / scale:>30.4f}")
     print(
         f"({found.samples} samples or more each) Scenario fields: delivery_delay; service_overhead = "
@@ -62,12 +62,12 @@ def cmd_check(args) -> int:
     with running(args.redis) as server:
         print(f"live check on {server.name} {server.version} ({'quick' if args.quick else 'full'})", file=sys.stderr)
         outcome = run_check(server, args.results, quick=args.quick)
-    print("calibration before each case (real ms; the model's = real / time scale):")
-    for case, c in outcome.calibrations.items():
+    print("calibration around each case's replications, mean of all (real ms; the model's = real / time scale):")
+    for case, found in outcome.calibrations.items():
+        c = {name: _mean_ms([getattr(f, name) for f in found]) for name in COSTS}
         print(
-            f"  {case:<17} delivery_delay {c.delivery_delay * 1e3:.3f}, service_overhead "
-            f"{c.service_overhead_ack * 1e3:.3f} (acknowledged) / {c.service_overhead_noack * 1e3:.3f} (NOACK), "
-            f"redelivery_overhead {c.redelivery_overhead * 1e3:.3f}"
+            f"  {case:<17} delivery_delay {c['delivery_delay']}, service_overhead {c['service_overhead_ack']} "
+            f"(acknowledged) / {c['service_overhead_noack']} (NOACK), redelivery_overhead {c['redelivery_overhead']}"
         )
     print("error = (simulated - real) / real: positive means the model is slower (or counts more) than the broker")
     print(table(outcome))
@@ -77,11 +77,19 @@ def cmd_check(args) -> int:
         worst = max(spread, key=lambda name: spread[name])
         print(
             f"caution: the machine's speed changed during the check ({worst} moved by {spread[worst]:.2f} ms "
-            f"between cases, more than {DRIFT_WARNING_MS} ms); errors of a few percent may be the machine's, not "
-            "the model's: rerun on a quiet machine"
+            f"across one replication, more than {DRIFT_WARNING_MS} ms); errors of a few percent may be the "
+            "machine's, not the model's: rerun on a quiet machine"
         )
     print(f"{'PASSED' if outcome.passed else 'FAILED'} in {outcome.wall_seconds:.0f} s; results in {outcome.folder}")
     return 0 if outcome.passed else 1
+
+
+COSTS = ("delivery_delay", "service_overhead_ack", "service_overhead_noack", "redelivery_overhead")
+
+
+def _mean_ms(values: list[float | None]) -> str:
+    """The mean of measured costs in ms, or a dash where the case did not need them measured."""
+    return "–" if values[0] is None else f"{1e3 * sum(values) / len(values):.3f}"  # type: ignore[arg-type]
 
 
 def cmd_run(args) -> int:

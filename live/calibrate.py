@@ -57,12 +57,12 @@ QUICK_ROUNDS = 2
 
 @dataclass(frozen=True)
 class Calibration:
-    """Measured costs, in real seconds."""
+    """Measured costs, in real seconds; None for those of a mode that was not measured (`calibrate`'s `ack`)."""
 
     delivery_delay: float
-    service_overhead_ack: float
-    service_overhead_noack: float
-    redelivery_overhead: float  # beyond service_overhead, for an attempt on a redelivered copy
+    service_overhead_ack: float | None
+    service_overhead_noack: float | None
+    redelivery_overhead: float | None  # beyond service_overhead, for an attempt on a redelivered copy
     publish_to_receive: float  # raw: scheduled publish to the idle consumer's receipt
     samples: int
 
@@ -71,6 +71,8 @@ class Calibration:
         at `time_scale`."""
         overhead = self.service_overhead_ack if ack else self.service_overhead_noack
         redelivery = self.redelivery_overhead if ack else 0.0  # without acknowledgments nothing comes back
+        if overhead is None or redelivery is None:
+            raise ValueError(f"this calibration did not measure the costs of a consumer with ack={ack}")
         return {
             "delivery_delay": self.delivery_delay / time_scale,
             "service_overhead": overhead / time_scale,
@@ -90,8 +92,25 @@ class Calibration:
         }
         return Scenario(**dumped)
 
-    def as_dict(self) -> dict[str, float]:
+    def as_dict(self) -> dict[str, float | None]:
         return asdict(self)
+
+    @classmethod
+    def between(cls, before: Calibration, after: Calibration) -> Calibration:
+        """The costs midway between two calibrations: for a run that lay between them, as the machine's speed
+        drifted from one to the other."""
+        return cls(
+            delivery_delay=(before.delivery_delay + after.delivery_delay) / 2,
+            service_overhead_ack=_midpoint(before.service_overhead_ack, after.service_overhead_ack),
+            service_overhead_noack=_midpoint(before.service_overhead_noack, after.service_overhead_noack),
+            redelivery_overhead=_midpoint(before.redelivery_overhead, after.redelivery_overhead),
+            publish_to_receive=(before.publish_to_receive + after.publish_to_receive) / 2,
+            samples=before.samples + after.samples,
+        )
+
+
+def _midpoint(a: float | None, b: float | None) -> float | None:
+    return None if a is None or b is None else (a + b) / 2
 
 
 def _probe(ack: bool, duration: float, service: str = "exponential", service_time: float = 1.0) -> Scenario:
@@ -121,9 +140,12 @@ def per_message_overhead(url: str, time_scale: float, ack: bool, count: int = BA
     return float(cycles[busy].mean()), int(busy.sum())
 
 
-def delivery_delay(url: str, time_scale: float, overhead: float, count: int = SPACED) -> tuple[float, float, int]:
-    """(delay, raw publish-to-receive) in real s for copies reaching an idle consumer, and their count."""
-    scenario = _probe(True, duration=SPACING * (count + 1), service="fixed", service_time=SPACED_SERVICE)
+def delivery_delay(
+    url: str, time_scale: float, overhead: float, ack: bool = True, count: int = SPACED
+) -> tuple[float, float, int]:
+    """(delay, raw publish-to-receive) in real s for copies reaching an idle consumer, and their count; `overhead`
+    is the per-message overhead measured with the same `ack`."""
+    scenario = _probe(ack, duration=SPACING * (count + 1), service="fixed", service_time=SPACED_SERVICE)
     plan = [(SPACING * (k + 1), 0) for k in range(count)]
     log = LiveRun(scenario, url, time_scale, plans={(0, 0): plan}).run()
     sleeps = _draws(scenario, len(log.attempts)) * time_scale
@@ -165,22 +187,31 @@ def redelivery_overhead(url: str, time_scale: float, count: int = BACKLOG) -> tu
     return float(np.mean(claimed) - np.mean(read)), len(claimed)
 
 
-def calibrate(url: str, time_scale: float, quick: bool = False, rounds: int | None = None) -> Calibration:
-    """The three measurements on the server at `url`, with a mean service of `time_scale` real seconds,
-    each the mean of several independent rounds (weighted by the samples each gave)."""
+def calibrate(
+    url: str, time_scale: float, quick: bool = False, rounds: int | None = None, ack: bool | None = None
+) -> Calibration:
+    """The measurements on the server at `url`, with a mean service of `time_scale` real seconds, each the mean of
+    several independent rounds (weighted by the samples each gave). With `ack` True or False, only the costs of
+    consumers that do or do not acknowledge (the others are None): in about half the time without."""
     rounds = rounds or (QUICK_ROUNDS if quick else ROUNDS)
-    ack, noack = [], []
+    modes = (True, False) if ack is None else (ack,)
+    overheads: dict[bool, list[tuple[float, int]]] = {mode: [] for mode in modes}
     for _ in range(rounds):  # interleaved, so that both modes see the same spells of the machine
-        ack.append(per_message_overhead(url, time_scale, ack=True))
-        noack.append(per_message_overhead(url, time_scale, ack=False))
-    overhead_ack, overhead_noack = _pooled(ack), _pooled(noack)
-    delays = [delivery_delay(url, time_scale, overhead_ack) for _ in range(max(1, rounds // 2))]
+        for mode in modes:
+            overheads[mode].append(per_message_overhead(url, time_scale, ack=mode))
+    overhead = {mode: _pooled(measured) for mode, measured in overheads.items()}
+    probe = modes[0]  # the delay probe's consumer acknowledges where any does
+    delays = [delivery_delay(url, time_scale, overhead[probe], ack=probe) for _ in range(max(1, rounds // 2))]
     delay = _pooled([(d, n) for d, _, n in delays])
     receive = _pooled([(r, n) for _, r, n in delays])
-    claims = [redelivery_overhead(url, time_scale) for _ in range(max(1, rounds // 2))]
-    redelivery = _pooled(claims)
-    samples = min(*(sum(n for *_, n in measured) for measured in (ack, noack, delays, claims)))
-    return Calibration(max(delay, 0.0), overhead_ack, overhead_noack, max(redelivery, 0.0), receive, samples)
+    measured = [*overheads.values(), [(d, n) for d, _, n in delays]]
+    redelivery = None
+    if True in modes:
+        claims = [redelivery_overhead(url, time_scale) for _ in range(max(1, rounds // 2))]
+        redelivery = max(_pooled(claims), 0.0)
+        measured.append(claims)
+    samples = min(sum(n for _, n in found) for found in measured)
+    return Calibration(max(delay, 0.0), overhead.get(True), overhead.get(False), redelivery, receive, samples)
 
 
 def _pooled(measured: list[tuple[float, int]]) -> float:

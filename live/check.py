@@ -2,18 +2,22 @@
 
 Every case runs a few replications on the real broker and, with the same seeds
 (the same draws), in the simulator twice: calibrated (the measured
-`delivery_delay`, `service_overhead` and `redelivery_overhead`) and not. Each
-case is calibrated just before it runs: the machine's speed drifts by more
-over a check's quarter hour (about ±0.15 ms per message, measured) than one
-calibration is uncertain, and at ρ = 0.8 a drift of 0.15 ms moves a 20 ms
-service's latency by about 4%. The bounds apply to the mean
-over replications of the calibrated simulation against the real runs: of the
-whole run, or for a named topology of each subscription alone (its rows are
-`<case>/<subscription>`).
+`delivery_delay`, `service_overhead` and `redelivery_overhead`) and not. The
+machine's speed moves the per-message cost by up to a factor of two within
+tens of seconds (0.5 to 1.0 ms under asyncio, measured every 2 s), more than
+one calibration is uncertain; so a case is calibrated before its first
+replication and after each, and each replication's twin runs with the midpoint
+of the calibrations on either side of it. Near saturation the cases run with
+longer services, where the same drift moves latency less. The bounds apply to
+the mean over replications of the calibrated simulation against the real runs:
+of the whole run, or for a named topology of each subscription alone (its rows
+are `<case>/<subscription>`).
 """
 
 from __future__ import annotations
 
+import functools
+import itertools
 import json
 import math
 import os
@@ -31,6 +35,7 @@ from tqdm import tqdm
 
 from pubsub import MODEL_VERSION, Scenario, simulate
 from pubsub.demo import chapter
+from pubsub.topology import Topology
 from sweeps.layout import Layout, write_atomically, write_json
 
 from . import measure, runner
@@ -39,6 +44,9 @@ from .server import Server
 
 SERVICE_TIME = 1.0  # model s: every case's mean service; the time scale makes it 20 ms of real time
 TIME_SCALE = 0.02
+# Near saturation, latency moves by ~2.5% per 0.1 ms of per-message cost at 20 ms services (measured), and the
+# machine's speed moves the cost by that much within seconds: these cases run with 50 ms services (~1%).
+SLOWER = 0.05
 # A per-message cost that moved by more than this between cases (real ms) means the machine's speed changed
 # during the check by enough to move a case at ρ = 0.8 by several percent: judge such a check on a quieter machine.
 DRIFT_WARNING_MS = 0.2
@@ -53,6 +61,15 @@ class Case:
     # Runs this many times the suite's: where redeliveries make real and simulated paths part more from run
     # to run, a longer run averages it (the paired error's interval over 4 replications was ±7% at 1×).
     length: float = 1.0
+    # Runs this many times the suite's replications: where the machine's drift within a run moves the error of
+    # one replication by a few percent, more and shorter runs (calibrated between) average it out.
+    repeats: int = 1
+
+    @property
+    def acknowledging(self) -> bool | None:
+        """Whether its consumers acknowledge: the calibration measures only their costs (None: some of each)."""
+        modes = {part.settings.ack for part in Topology.of(Scenario(**self.fields)).subscriptions}
+        return modes.pop() if len(modes) == 1 else None
 
 
 def _chapter() -> dict[str, Any]:
@@ -69,6 +86,10 @@ CASES = [
             f"shared-{c}-rho{rho}",
             f"a shared group of {c} at ρ = {rho}",
             {**_SHARED, "group_size": c, "publish_rate": rho * c},
+            # Near saturation: slower services, and twice as many runs half as long (see `SLOWER` and `repeats`).
+            time_scale=SLOWER if rho > 0.5 else TIME_SCALE,
+            length=0.5 if rho > 0.5 else 1.0,
+            repeats=2 if rho > 0.5 else 1,
         )
         for c in (1, 2, 4)
         for rho in (0.5, 0.8)
@@ -86,7 +107,11 @@ CASES = [
     ),
     Case(
         "dead-letters",
-        "30% failed attempts, dead-lettered after 3 deliveries, timeout 4 service times",
+        "30% failed attempts, dead-lettered after 2 deliveries, timeout 4 service times",
+        # After 2 deliveries, not 3: every copy that fails its first attempt takes exactly one retry draw, so the
+        # real run and its twin dead-letter the copies that met the same draws. After 3, one copy's fate that
+        # differs shifts every later redelivery's draws (the group's retry stream is taken in order), and the
+        # dead-letter count of 4 replications wandered by ±3% (sd over seven checks) from that alone.
         {
             **_SHARED,
             "group_size": 2,
@@ -94,7 +119,7 @@ CASES = [
             "ack": True,
             "ack_timeout": 4.0,
             "failure_prob": 0.3,
-            "max_deliveries": 3,
+            "max_deliveries": 2,
         },
         length=4.0,
     ),
@@ -117,10 +142,10 @@ class Suite:
     replications: int
     duration: float  # model s per run
     warmup: float
-    calibration_rounds: int  # before each case
+    calibration_rounds: int  # of each calibration: before a case, and after each of its replications
 
 
-FULL = Suite(CASES, replications=4, duration=600.0, warmup=50.0, calibration_rounds=2)
+FULL = Suite(CASES, replications=4, duration=600.0, warmup=50.0, calibration_rounds=1)
 QUICK_SUITE = Suite(
     [c for c in CASES if c.name in QUICK], replications=3, duration=300.0, warmup=25.0, calibration_rounds=1
 )
@@ -166,7 +191,7 @@ BOUNDS = {
 @dataclass
 class Outcome:
     validation: pd.DataFrame
-    calibrations: dict[str, Calibration]  # case -> the calibration measured just before it ran
+    calibrations: dict[str, list[Calibration]]  # case -> before its first replication and after each
     passed: bool
     wall_seconds: float
     conserved: bool
@@ -191,55 +216,29 @@ def run_check(server: Server, results: Path, quick: bool = False, progress: bool
     suite = QUICK_SUITE if quick else FULL
     layout = Layout(Path(results) / "live-check")
     layout.folder.mkdir(parents=True, exist_ok=True)
-    calibrations: dict[str, Calibration] = {}
+    calibrations: dict[str, list[Calibration]] = {}
     rows = []
-    runs = [(case, r, seed) for case in suite.cases for r, seed in enumerate(seeds(suite.replications))]
-    bar = tqdm(runs, unit="run", desc="live check", disable=(None if progress is None else not progress))
-    for case, replication, seed in bar:
+    bar = tqdm(
+        total=sum(suite.replications * case.repeats for case in suite.cases),
+        unit="run",
+        desc="live check",
+        disable=(None if progress is None else not progress),
+    )
+    for case in suite.cases:
         bar.set_postfix_str(case.name)
-        if bar.disable:  # no terminal for a bar: a line per run, so that long work still shows progress
-            print(f"live check: {case.name}, replication {replication + 1} of {suite.replications}", file=sys.stderr)
-        if case.name not in calibrations:
-            calibrations[case.name] = calibrate(server.url, TIME_SCALE, rounds=suite.calibration_rounds)
-        calibration = calibrations[case.name]
-        duration = suite.duration * case.length
-        scenario = Scenario(**case.fields, duration=duration, warmup=suite.warmup, seed=seed)
-        as_simulated = calibration.applied(scenario, case.time_scale)
-        log = runner.run(scenario, server.url, case.time_scale)
-        calibrated, uncalibrated = simulate(as_simulated), simulate(scenario)
-        run = {
-            "replication": replication,
-            **as_simulated.summary_fields(),
-            "time_scale": case.time_scale,
-            "load_average": os.getloadavg()[0],  # the machine's, over the last minute, as the run ended
-            **{f"calibration_{name}": value for name, value in calibration.as_dict().items()},
-            "conserved": log.server["holds"],
-            "publish_lateness_max": max((late for late in _lateness(log)), default=0.0),
-            "server_calls": json.dumps(dict(log.calls)),
-            "server_conservation": json.dumps(log.server["groups"]),
-        }
-        if scenario.named:  # each subscription held to its own twin
-            real = measure.by_subscription(log)
-            for name in real.index:
-                rows.append(
-                    {
-                        "case": f"{case.name}/{name}",
-                        "subscription": name,
-                        **run,
-                        **real.loc[name].to_dict(),
-                        **_twins(calibrated.by_subscription.loc[name], uncalibrated.by_subscription.loc[name]),
-                    }
-                )
-        else:
-            rows.append(
-                {
-                    "case": case.name,
-                    "subscription": "",
-                    **run,
-                    **measure.summarize(log),
-                    **_twins(calibrated.summary, uncalibrated.summary),
-                }
-            )
+        measure_costs = functools.partial(
+            calibrate, server.url, TIME_SCALE, rounds=suite.calibration_rounds, ack=case.acknowledging
+        )
+        brackets = calibrations[case.name] = [measure_costs()]
+        replications = suite.replications * case.repeats
+        for replication, seed in enumerate(seeds(replications)):
+            if bar.disable:  # no terminal for a bar: a line per run, so that long work still shows progress
+                print(f"live check: {case.name}, replication {replication + 1} of {replications}", file=sys.stderr)
+            scenario = Scenario(**case.fields, duration=suite.duration * case.length, warmup=suite.warmup, seed=seed)
+            log = runner.run(scenario, server.url, case.time_scale)
+            brackets.append(measure_costs())
+            rows += _rows(case, replication, scenario, log, Calibration.between(*brackets[-2:]))
+            bar.update()
     bar.close()
     live = pd.DataFrame(rows)
     # A uniform case's topics and subscriptions are counts, a named one's JSON text: one type for the column.
@@ -257,6 +256,44 @@ def run_check(server: Server, results: Path, quick: bool = False, progress: bool
     validation_figure(layout)
     errors_figure(layout, {metric: bound.relative for metric, bound in BOUNDS.items()})
     return Outcome(validation, calibrations, passed, wall, conserved, layout.folder)
+
+
+def _rows(case: Case, replication: int, scenario: Scenario, log: runner.Log, calibration: Calibration) -> list[dict]:
+    """A real run's rows (one, or one per subscription of a named case) beside its simulated twins."""
+    as_simulated = calibration.applied(scenario, case.time_scale)
+    calibrated, uncalibrated = simulate(as_simulated), simulate(scenario)
+    run = {
+        "replication": replication,
+        **as_simulated.summary_fields(),
+        "time_scale": case.time_scale,
+        "load_average": os.getloadavg()[0],  # the machine's, over the last minute, as the run ended
+        **{f"calibration_{name}": value for name, value in calibration.as_dict().items()},
+        "conserved": log.server["holds"],
+        "publish_lateness_max": max((late for late in _lateness(log)), default=0.0),
+        "server_calls": json.dumps(dict(log.calls)),
+        "server_conservation": json.dumps(log.server["groups"]),
+    }
+    if not scenario.named:
+        return [
+            {
+                "case": case.name,
+                "subscription": "",
+                **run,
+                **measure.summarize(log),
+                **_twins(calibrated.summary, uncalibrated.summary),
+            }
+        ]
+    real = measure.by_subscription(log)  # each subscription held to its own twin
+    return [
+        {
+            "case": f"{case.name}/{name}",
+            "subscription": name,
+            **run,
+            **real.loc[name].to_dict(),
+            **_twins(calibrated.by_subscription.loc[name], uncalibrated.by_subscription.loc[name]),
+        }
+        for name in real.index
+    ]
 
 
 def _twins(calibrated, uncalibrated) -> dict[str, float]:
@@ -295,7 +332,7 @@ def _validate(live: pd.DataFrame) -> pd.DataFrame:
 
 def _manifest(
     server: Server,
-    calibrations: dict[str, Calibration],
+    calibrations: dict[str, list[Calibration]],
     suite: Suite,
     quick: bool,
     passed: bool,
@@ -310,7 +347,7 @@ def _manifest(
         "started_here": server.started_here,
         "time_scale": TIME_SCALE,
         "time_scales": {c.name: c.time_scale for c in suite.cases if c.time_scale != TIME_SCALE},
-        "calibrations_real_seconds": {case: c.as_dict() for case, c in calibrations.items()},
+        "calibrations_real_seconds": {case: [c.as_dict() for c in found] for case, found in calibrations.items()},
         "calibration_rounds": suite.calibration_rounds,
         "calibration_drift_ms": drift(calibrations),
         "quick": quick,
@@ -319,6 +356,7 @@ def _manifest(
         "warmup": suite.warmup,
         "cases": {c.name: c.what for c in suite.cases},
         "lengths": {c.name: c.length for c in suite.cases if c.length != 1.0},
+        "repeats": {c.name: c.repeats for c in suite.cases if c.repeats != 1},
         "bounds": {m: b.describe() for m, b in BOUNDS.items()},
         "passed": passed,
         "wall_seconds": wall,
@@ -331,14 +369,19 @@ def _manifest(
     }
 
 
-def drift(calibrations: dict[str, Calibration]) -> dict[str, float]:
-    """Per measured cost, how far its calibrations before the cases spread (max - min), in real ms."""
-    found = [c.as_dict() for c in calibrations.values()]
-    return {
-        name: 1e3 * (max(c[name] for c in found) - min(c[name] for c in found))
-        for name in found[0]
-        if name not in ("samples", "publish_to_receive")
-    }
+def drift(calibrations: dict[str, list[Calibration]]) -> dict[str, float]:
+    """Per measured cost, the most it changed across one replication (between the calibrations before and
+    after it), in real ms."""
+    found = [[c.as_dict() for c in case] for case in calibrations.values()]
+    names = [name for name in found[0][0] if name not in ("samples", "publish_to_receive")]
+    changes: dict[str, list[float]] = {name: [] for name in names}
+    for case in found:
+        for a, b in itertools.pairwise(case):
+            for name in names:
+                before, after = a[name], b[name]
+                if before is not None and after is not None:  # else not measured for this case
+                    changes[name].append(abs(after - before))
+    return {name: 1e3 * max(measured) for name, measured in changes.items() if measured}
 
 
 def table(outcome: Outcome) -> str:

@@ -58,3 +58,12 @@ def test_each_subscription_of_a_named_topology_takes_the_costs_of_its_own_calls(
     assert (email.settings.service_overhead, audit.settings.service_overhead) == pytest.approx((0.3, 0.2))
     assert email.settings.delivery_delay == audit.settings.delivery_delay == pytest.approx(0.1)
     assert (email.settings.redelivery_overhead, audit.settings.redelivery_overhead) == pytest.approx((0.05, 0.0))
+
+
+def test_a_calibration_for_consumers_without_acknowledgments_measures_only_their_costs(server):
+    found = calibrate(server.url, SCALE, rounds=1, ack=False)
+    assert found.service_overhead_ack is None and found.redelivery_overhead is None
+    assert 0 < found.service_overhead_noack < 0.02 and 0 <= found.delivery_delay < 0.02
+    assert found.fields(False, SCALE)["service_overhead"] == found.service_overhead_noack / SCALE
+    with pytest.raises(ValueError, match="ack=True"):
+        found.fields(True, SCALE)

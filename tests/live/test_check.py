@@ -1,8 +1,9 @@
-"""`live.check`: each case is held to a calibration measured just before it, and the check records them."""
+"""`live.check`: each replication is held to the calibrations measured just before and just after it."""
 
 import json
 
 import pandas as pd
+import pytest
 
 from live import check
 from live.calibrate import Calibration
@@ -12,25 +13,48 @@ def _calibration(overhead: float) -> Calibration:
     return Calibration(3e-4, overhead + 3e-4, overhead, 4e-4, 1e-3, 100)
 
 
-def test_drift_is_the_spread_of_each_cost_across_cases_in_ms():
-    spread = check.drift({"a": _calibration(9e-4), "b": _calibration(1.2e-3), "c": _calibration(1.0e-3)})
-    assert abs(spread["service_overhead_noack"] - 0.3) < 1e-9 and abs(spread["service_overhead_ack"] - 0.3) < 1e-9
+def test_drift_is_the_largest_change_of_each_cost_across_one_replication_in_ms():
+    spread = check.drift(
+        {
+            "a": [_calibration(9e-4), _calibration(1.0e-3), _calibration(9.5e-4)],
+            "b": [_calibration(1.2e-3), _calibration(1.4e-3)],  # the cases' own levels differ by more: not drift
+        }
+    )
+    assert spread["service_overhead_noack"] == pytest.approx(0.2) and spread["service_overhead_ack"] == pytest.approx(
+        0.2
+    )
     assert spread["delivery_delay"] == 0.0 and "samples" not in spread
 
 
-def test_every_case_runs_with_its_own_calibration(server, tmp_path, monkeypatch):
+def test_a_run_between_two_calibrations_takes_their_midpoint():
+    midway = Calibration.between(_calibration(1e-3), _calibration(2e-3))
+    assert midway.service_overhead_noack == pytest.approx(1.5e-3) and midway.delivery_delay == pytest.approx(3e-4)
+    assert midway.samples == 200
+
+
+def test_every_replication_runs_with_the_calibrations_around_it(server, tmp_path, monkeypatch):
     cases = [c for c in check.CASES if c.name in ("shared-1-rho0.5", "fan-out")]
-    tiny = check.Suite(cases, replications=1, duration=60.0, warmup=5.0, calibration_rounds=1)
+    tiny = check.Suite(cases, replications=2, duration=40.0, warmup=5.0, calibration_rounds=1)
     monkeypatch.setattr(check, "QUICK_SUITE", tiny)
     outcome = check.run_check(server, tmp_path, quick=True, progress=False)
     assert list(outcome.calibrations) == ["shared-1-rho0.5", "fan-out"]
+    assert all(len(found) == 3 for found in outcome.calibrations.values())  # before, and after each replication
     live = pd.read_parquet(outcome.folder / "live.parquet")
-    for case, calibration in outcome.calibrations.items():
-        row = live[live["case"] == case].iloc[0]
-        assert row["calibration_service_overhead_noack"] == calibration.service_overhead_noack
-        # the calibrated twin ran with this case's own costs, in model seconds
-        assert row["service_overhead"] == calibration.service_overhead_noack / check.TIME_SCALE
-        assert row["delivery_delay"] == calibration.delivery_delay / check.TIME_SCALE
+    for case, found in outcome.calibrations.items():
+        for replication in (0, 1):
+            row = live[(live["case"] == case) & (live["replication"] == replication)].iloc[0]
+            used = Calibration.between(found[replication], found[replication + 1])
+            assert row["calibration_service_overhead_noack"] == used.service_overhead_noack
+            # the calibrated twin ran with these costs, in model seconds
+            assert row["service_overhead"] == pytest.approx(used.service_overhead_noack / check.TIME_SCALE)
+            assert row["delivery_delay"] == pytest.approx(used.delivery_delay / check.TIME_SCALE)
     manifest = json.loads((outcome.folder / "manifest.json").read_text())
-    assert set(manifest["calibrations_real_seconds"]) == {"shared-1-rho0.5", "fan-out"}
+    assert [len(found) for found in manifest["calibrations_real_seconds"].values()] == [3, 3]
     assert manifest["calibration_drift_ms"] == check.drift(outcome.calibrations)
+
+
+def test_each_case_is_calibrated_for_the_consumers_it_has():
+    by_name = {case.name: case for case in check.CASES}
+    assert by_name["shared-2-rho0.8"].acknowledging is False
+    assert by_name["dead-letters"].acknowledging is True and by_name["acks"].acknowledging is True
+    assert by_name["chapter"].acknowledging is False
