@@ -30,6 +30,7 @@ The simulator takes them as `delivery_delay`, `service_overhead` and
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import numpy as np
 from scipy.stats import trim_mean
@@ -96,21 +97,20 @@ class Calibration:
         return asdict(self)
 
     @classmethod
-    def between(cls, before: Calibration, after: Calibration) -> Calibration:
-        """The costs midway between two calibrations: for a run that lay between them, as the machine's speed
-        drifted from one to the other."""
+    def median(cls, found: list[Calibration]) -> Calibration:
+        """Each cost's median over several calibrations (a costs not measured stays None)."""
         return cls(
-            delivery_delay=(before.delivery_delay + after.delivery_delay) / 2,
-            service_overhead_ack=_midpoint(before.service_overhead_ack, after.service_overhead_ack),
-            service_overhead_noack=_midpoint(before.service_overhead_noack, after.service_overhead_noack),
-            redelivery_overhead=_midpoint(before.redelivery_overhead, after.redelivery_overhead),
-            publish_to_receive=(before.publish_to_receive + after.publish_to_receive) / 2,
-            samples=before.samples + after.samples,
+            delivery_delay=_median([c.delivery_delay for c in found]),
+            service_overhead_ack=_median([c.service_overhead_ack for c in found]),
+            service_overhead_noack=_median([c.service_overhead_noack for c in found]),
+            redelivery_overhead=_median([c.redelivery_overhead for c in found]),
+            publish_to_receive=_median([c.publish_to_receive for c in found]),
+            samples=sum(c.samples for c in found),
         )
 
 
-def _midpoint(a: float | None, b: float | None) -> float | None:
-    return None if a is None or b is None else (a + b) / 2
+def _median(values: list[float | None]) -> Any:
+    return None if any(v is None for v in values) else float(np.median(values))  # type: ignore[arg-type]
 
 
 def _probe(ack: bool, duration: float, service: str = "exponential", service_time: float = 1.0) -> Scenario:

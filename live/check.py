@@ -6,8 +6,8 @@ Every case runs a few replications on the real broker and, with the same seeds
 machine's speed moves the per-message cost by up to a factor of two within
 tens of seconds (0.5 to 1.0 ms under asyncio, measured every 2 s), more than
 one calibration is uncertain; so a case is calibrated before its first
-replication and after each, and each replication's twin runs with the midpoint
-of the calibrations on either side of it. Near saturation the cases run with
+replication and after each, and each replication's twin runs with the median
+of the calibrations on either side of it and their neighbours (`around`). Near saturation the cases run with
 longer services, where the same drift moves latency less. The bounds apply to
 the mean over replications of the calibrated simulation against the real runs:
 of the whole run, or for a named topology of each subscription alone (its rows
@@ -47,8 +47,8 @@ TIME_SCALE = 0.02
 # Near saturation, latency moves by ~2.5% per 0.1 ms of per-message cost at 20 ms services (measured), and the
 # machine's speed moves the cost by that much within seconds: these cases run with 50 ms services (~1%).
 SLOWER = 0.05
-# A per-message cost that moved by more than this between cases (real ms) means the machine's speed changed
-# during the check by enough to move a case at ρ = 0.8 by several percent: judge such a check on a quieter machine.
+# A per-message cost that moved by more than this across one replication (real ms) means the machine's speed
+# changed during the check by enough to move a case by several percent: judge such a check on a quieter machine.
 DRIFT_WARNING_MS = 0.2
 
 
@@ -231,14 +231,16 @@ def run_check(server: Server, results: Path, quick: bool = False, progress: bool
         )
         brackets = calibrations[case.name] = [measure_costs()]
         replications = suite.replications * case.repeats
+        ran = []
         for replication, seed in enumerate(seeds(replications)):
             if bar.disable:  # no terminal for a bar: a line per run, so that long work still shows progress
                 print(f"live check: {case.name}, replication {replication + 1} of {replications}", file=sys.stderr)
             scenario = Scenario(**case.fields, duration=suite.duration * case.length, warmup=suite.warmup, seed=seed)
-            log = runner.run(scenario, server.url, case.time_scale)
+            ran.append((scenario, runner.run(scenario, server.url, case.time_scale)))
             brackets.append(measure_costs())
-            rows += _rows(case, replication, scenario, log, Calibration.between(*brackets[-2:]))
             bar.update()
+        for replication, (scenario, log) in enumerate(ran):
+            rows += _rows(case, replication, scenario, log, around(brackets, replication))
     bar.close()
     live = pd.DataFrame(rows)
     # A uniform case's topics and subscriptions are counts, a named one's JSON text: one type for the column.
@@ -256,6 +258,14 @@ def run_check(server: Server, results: Path, quick: bool = False, progress: bool
     validation_figure(layout)
     errors_figure(layout, {metric: bound.relative for metric, bound in BOUNDS.items()})
     return Outcome(validation, calibrations, passed, wall, conserved, layout.folder)
+
+
+def around(brackets: list[Calibration], replication: int) -> Calibration:
+    """The costs a replication ran with: the median of the calibrations just before and after it and one more
+    on each side. Under a steady drift that is the midpoint of the two around it; a calibration caught in a
+    spell of the machine that the runs beside it did not see (measured: 2.19 ms between two of 0.77) is
+    outvoted, where a midpoint moved two replications' latency by 5%."""
+    return Calibration.median(brackets[max(0, replication - 1) : replication + 3])
 
 
 def _rows(case: Case, replication: int, scenario: Scenario, log: runner.Log, calibration: Calibration) -> list[dict]:

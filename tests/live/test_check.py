@@ -1,4 +1,4 @@
-"""`live.check`: each replication is held to the calibrations measured just before and just after it."""
+"""`live.check`: each replication is held to the calibrations measured around it."""
 
 import json
 
@@ -26,10 +26,14 @@ def test_drift_is_the_largest_change_of_each_cost_across_one_replication_in_ms()
     assert spread["delivery_delay"] == 0.0 and "samples" not in spread
 
 
-def test_a_run_between_two_calibrations_takes_their_midpoint():
-    midway = Calibration.between(_calibration(1e-3), _calibration(2e-3))
-    assert midway.service_overhead_noack == pytest.approx(1.5e-3) and midway.delivery_delay == pytest.approx(3e-4)
-    assert midway.samples == 200
+def test_a_replication_takes_the_median_of_the_calibrations_around_it():
+    levels = [0.9e-3, 1.0e-3, 1.1e-3, 1.2e-3, 1.3e-3]  # a steady drift: the midpoint of the two around it
+    drifting = [_calibration(level) for level in levels]
+    assert check.around(drifting, 1).service_overhead_noack == pytest.approx(1.05e-3)
+    spiked = [_calibration(level) for level in (0.77e-3, 0.74e-3, 0.77e-3, 2.19e-3, 0.77e-3)]  # as measured
+    assert check.around(spiked, 2).service_overhead_noack == pytest.approx(0.77e-3)
+    assert check.around(spiked, 3).service_overhead_noack == pytest.approx(0.77e-3)
+    assert check.around(spiked, 0).samples == 300
 
 
 def test_every_replication_runs_with_the_calibrations_around_it(server, tmp_path, monkeypatch):
@@ -43,7 +47,7 @@ def test_every_replication_runs_with_the_calibrations_around_it(server, tmp_path
     for case, found in outcome.calibrations.items():
         for replication in (0, 1):
             row = live[(live["case"] == case) & (live["replication"] == replication)].iloc[0]
-            used = Calibration.between(found[replication], found[replication + 1])
+            used = check.around(found, replication)
             assert row["calibration_service_overhead_noack"] == used.service_overhead_noack
             # the calibrated twin ran with these costs, in model seconds
             assert row["service_overhead"] == pytest.approx(used.service_overhead_noack / check.TIME_SCALE)
