@@ -13,7 +13,12 @@ import pandas as pd
 from .figures import _colors, _legend_outside, save
 from .stats import interval
 
-LABELS = {"latency_p99": "p99 latency (s)", "latency_mean": "mean latency (s)", "latency_p50": "median latency (s)"}
+LABELS = {
+    "latency_p99": "p99 latency (s)",
+    "latency_p99_peak": "p99 latency of the worst window (s)",
+    "latency_mean": "mean latency (s)",
+    "latency_p50": "median latency (s)",
+}
 
 
 UNITS = {"publish_rate": "messages/s per publisher", "service_time": "s", "group_size": "consumers"}
@@ -140,7 +145,9 @@ def _answer_for(answers: pd.DataFrame, panel_fields: list[str], hue: str | None,
     return int(text) if text.isdigit() else None
 
 
-def answer_sentence(answers: pd.DataFrame, others: list[str], target: float, field: str = "group_size") -> str:
+def answer_sentence(
+    answers: pd.DataFrame, others: list[str], target: float, field: str = "group_size", metric: str = "latency_p99"
+) -> str:
     """The answer in words: per panel, the smallest group for each value of the main other field."""
     if answers.empty:
         return ""
@@ -155,7 +162,8 @@ def answer_sentence(answers: pd.DataFrame, others: list[str], target: float, fie
         parts.append(f"{title + ': ' if title else ''}{listed}")
     what = "consumers needed" if field == "group_size" else f"smallest {field}"
     per = f" per {hue.replace('_', ' ')}" if hue else ""
-    return f"For p99 wholly below {target:g} s, {what}{per}: " + "; ".join(parts) + "."
+    judged = "the worst window's p99" if metric == "latency_p99_peak" else "p99"
+    return f"For {judged} wholly below {target:g} s, {what}{per}: " + "; ".join(parts) + "."
 
 
 def one_more_consumer_figure(

@@ -602,6 +602,45 @@ def scaling_over_time(costs: pd.DataFrame, backlog: pd.DataFrame, folder: Path) 
     return save(fig, folder, "scaling_over_time")
 
 
+def over_time(windows: pd.DataFrame, varied: list[str], folder: Path) -> Path | None:
+    """The load, p99 latency and group size window by window (`pubsub.windows`), a line per cell with its 95%
+    interval over replications: what a time-varying load does at its peak, which the whole run's p99 averages
+    away."""
+    if windows.empty:
+        return None
+    hours = windows["end"].max() > 3 * 3600
+    scale, unit = (3600.0, "h") if hours else (1.0, "s")
+    data = windows.assign(middle=(windows["start"] + windows["end"]) / 2 / scale)
+    panels = [
+        ("throughput", "first successes per second\n(copies/s)"),
+        ("latency_p99", "p99 latency of the copies\npublished in the window (s)"),
+        ("group_size_mean", "consumers running\n(mean over the window)"),
+    ]
+    shown = _intervals(data, ["cell", "middle"], [metric for metric, _ in panels])
+    owners = data.drop_duplicates("cell").set_index("cell")
+    fig, axes = plt.subplots(3, 1, figsize=(9.5, 8.0), sharex=True, layout="constrained",
+                             gridspec_kw={"height_ratios": [1, 2, 1]})  # fmt: skip
+    palette = sns.color_palette("tab20" if shown["cell"].nunique() > 10 else "tab10", shown["cell"].nunique())
+    for color, (cell, line) in zip(palette, shown.groupby("cell")):
+        owner = owners.loc[cell]
+        label = ", ".join(f"{field.split('.')[-1]}={_value(owner[field])}" for field in varied) or "all"
+        for ax, (metric, _) in zip(axes, panels):
+            ax.plot(line["middle"], line[f"{metric}_mean"], color=color, lw=1.4, label=label)
+            ax.fill_between(line["middle"], line[f"{metric}_ci_low"], line[f"{metric}_ci_high"], color=color,
+                            alpha=0.15, lw=0)  # fmt: skip
+    for ax, (_, ylabel) in zip(axes, panels):
+        ax.set_ylabel(ylabel)
+        ax.set_ylim(bottom=0)
+    axes[-1].set_xlabel(f"simulated time, middle of the window ({unit})")
+    _legend_outside(fig, axes[0], "cell")
+    fig.suptitle("Over time: lines are means over replications, bands their 95% intervals", fontsize=12)
+    return save(fig, folder, "over_time")
+
+
+def _value(value) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
 def draw_all(
     runs: pd.DataFrame, summary: pd.DataFrame, backlog: pd.DataFrame, varied: list[str], folder: Path
 ) -> dict[str, Path]:

@@ -52,6 +52,10 @@ class Results:
     def backlog(self) -> pd.DataFrame:
         return pd.read_parquet(self.layout.backlog)
 
+    def windows(self) -> pd.DataFrame:
+        """Each run's metrics over time (`pubsub.windows`); empty when no run had windows."""
+        return pd.read_parquet(self.layout.windows) if self.layout.windows.exists() else pd.DataFrame()
+
     @property
     def named(self) -> bool:
         """Whether the sweep ran a named topology (whose answers are per subscription)."""

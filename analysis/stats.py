@@ -163,16 +163,28 @@ def p99_target(slo_p99: float | None, service_time: float) -> float:
     return slo_p99 if slo_p99 is not None else 10 * float(service_time)
 
 
+def judged_metric(runs: pd.DataFrame) -> str:
+    """The p99 an answer judges: the worst window's (`latency_p99_peak`) where the runs have windows (a load that
+    varies, or a spec's `window`), else the whole run's."""
+    peak = runs.get("latency_p99_peak")
+    return "latency_p99_peak" if peak is not None and peak.notna().any() else "latency_p99"
+
+
 def capacity(
-    summary: pd.DataFrame, varied: list[str], slo_p99: float | None = None, sizes: list[int] | None = None
+    summary: pd.DataFrame,
+    varied: list[str],
+    slo_p99: float | None = None,
+    sizes: list[int] | None = None,
+    metric: str = "latency_p99",
 ) -> pd.DataFrame:
     """For each combination of the other varied fields, the smallest group size whose
-    p99 latency interval lies wholly below the target.
+    `metric` (a p99: the whole run's, or the worst window's) interval lies wholly below the target.
 
     `answer` is that size, "none in the sweep", or "unknown" when a smaller size
     has no interval to judge (its runs failed, or it has a single replication).
     `sizes` are the group sizes the sweep planned (default: those in `summary`).
-    Without `slo_p99` the target is ten mean service times of the cell.
+    Without `slo_p99` the target is ten mean service times of the cell. The
+    answer's p99 columns hold `metric`'s values, and `metric` says which it was.
     """
     if "group_size" not in varied or summary.empty:
         return pd.DataFrame()
@@ -184,7 +196,7 @@ def capacity(
         target = p99_target(slo_p99, group["service_time"].iloc[0])
         answer, best = "none in the sweep", None
         for size in sizes:
-            high = cells["latency_p99_ci_high"].get(size, math.nan)
+            high = cells[f"{metric}_ci_high"].get(size, math.nan)
             if math.isnan(high):
                 answer = f"unknown: group size {size} has no interval"
                 break
@@ -196,8 +208,9 @@ def capacity(
                 **dict(zip(others, key)),
                 "slo_p99": target,
                 "answer": answer,
-                "latency_p99_mean": best["latency_p99_mean"] if best is not None else math.nan,
-                "latency_p99_ci_high": best["latency_p99_ci_high"] if best is not None else math.nan,
+                "latency_p99_mean": best[f"{metric}_mean"] if best is not None else math.nan,
+                "latency_p99_ci_high": best[f"{metric}_ci_high"] if best is not None else math.nan,
+                "metric": metric,
             }
         )
     return pd.DataFrame(rows)
@@ -216,9 +229,10 @@ def policy_label(row) -> str:
     return label
 
 
-def scaling_costs(summary: pd.DataFrame, slo_p99: float | None = None) -> pd.DataFrame:
-    """Per cell: its policy, cost (consumer-hours) and p99 with intervals, whether its p99 interval lies wholly
-    below the target (`meets`), and whether no other cell is both cheaper and faster (`pareto`)."""
+def scaling_costs(summary: pd.DataFrame, slo_p99: float | None = None, metric: str = "latency_p99") -> pd.DataFrame:
+    """Per cell: its policy, cost (consumer-hours) and p99 with intervals (`metric`'s: the whole run's, or the
+    worst window's), whether its p99 interval lies wholly below the target (`meets`), and whether no other cell
+    is both cheaper and faster (`pareto`)."""
     if summary.empty or "autoscale" not in summary:
         return pd.DataFrame()
     target = p99_target(slo_p99, summary["service_time"].iloc[0])
@@ -230,9 +244,9 @@ def scaling_costs(summary: pd.DataFrame, slo_p99: float | None = None) -> pd.Dat
             "consumer_hours": summary["consumer_seconds_mean"] / 3600,
             "consumer_hours_low": summary["consumer_seconds_ci_low"] / 3600,
             "consumer_hours_high": summary["consumer_seconds_ci_high"] / 3600,
-            "latency_p99": summary["latency_p99_mean"],
-            "latency_p99_low": summary["latency_p99_ci_low"],
-            "latency_p99_high": summary["latency_p99_ci_high"],
+            "latency_p99": summary[f"{metric}_mean"],
+            "latency_p99_low": summary[f"{metric}_ci_low"],
+            "latency_p99_high": summary[f"{metric}_ci_high"],
             "scale_actions": summary["scale_ups_mean"] + summary["scale_downs_mean"],
         }
     )
@@ -285,8 +299,9 @@ P99_SHARE = 0.01  # the share of copies above a p99: more redelivered than this 
 def floors(summary: pd.DataFrame, answer: pd.DataFrame, others: list[str]) -> pd.DataFrame:
     """Why a setting's p99 stays above its target whatever the group size, from its largest group's runs.
 
-    One row per setting whose answer is not a size: the share of copies redelivered (redelivered ÷ processed)
-    and dead-lettered, the group's utilization, the setting that sets the floor and what would move it.
+    One row per setting whose answer is not a size: the share of copies served only after a redelivery, p99
+    apart for the copies served on their first delivery and the redelivered ones, the share dead-lettered, the
+    group's utilization, the setting that sets the floor and what would move it.
     The floors: a redelivered copy waits `ack_timeout` (failed attempts without `nack`) or its retry delay
     (`nack`) before it can be taken again, so once more than 1% of copies are redelivered, p99 includes that
     wait, and more consumers cannot remove it; a saturated group (utilization near 1 at its largest size)
@@ -305,7 +320,7 @@ def floors(summary: pd.DataFrame, answer: pd.DataFrame, others: list[str]) -> pd
             continue
         largest = cells.sort_values("group_size").iloc[-1]
         processed = max(float(largest["processed_mean"]), 1.0)
-        redelivered = float(largest["redelivered_mean"]) / processed
+        redelivered = float(largest["redelivered_share_mean"])
         dead = float(largest["dead_lettered_mean"]) / processed
         busy = float(largest["utilization_mean"])
         p99 = float(largest["latency_p99_mean"])
@@ -322,6 +337,8 @@ def floors(summary: pd.DataFrame, answer: pd.DataFrame, others: list[str]) -> pd
                 f"{redelivered:.1%} of copies were redelivered (more than the 1% a p99 leaves out), and each "
                 f"waited out {setting_name} before it could be taken again: p99 ({p99:.3g} s at "
                 f"{int(largest['group_size'])} consumers) includes that wait whatever the group size"
+                f" (p99 of the copies served on their first delivery: {largest['latency_p99_first_mean']:.3g} s;"
+                f" of the redelivered ones: {largest['latency_p99_redelivered_mean']:.3g} s)"
             )
         elif busy > 0.95:
             setting_name = "the group size"
@@ -338,6 +355,8 @@ def floors(summary: pd.DataFrame, answer: pd.DataFrame, others: list[str]) -> pd
             {
                 **{f: setting[f] for f in others},
                 "redelivered_share": redelivered,
+                "latency_p99_first": float(largest["latency_p99_first_mean"]),
+                "latency_p99_redelivered": float(largest["latency_p99_redelivered_mean"]),
                 "dead_lettered_share": dead,
                 "utilization": busy,
                 "floor": setting_name,

@@ -20,6 +20,7 @@ from pubsub import METRICS
 from pubsub.metrics import backlog_metrics, latency_metrics, subscription_frame, throughput
 from pubsub.scenario import SubscriptionSettings
 from pubsub.topology import Topology as Parts
+from pubsub.windows import peak_p99, width, window_metrics
 
 from .runner import Attempt, Log
 
@@ -66,7 +67,9 @@ class _Measured:
     counts: Counter = field(default_factory=Counter)
     entered: list[float] = field(default_factory=list)
     left: list[float] = field(default_factory=list)
-    firsts: list[tuple[float, float, float]] = field(default_factory=list)  # published, started, finished
+    firsts: list[tuple[float, float, float, int]] = field(
+        default_factory=list
+    )  # published, started, finished, delivery
 
     @classmethod
     def of(cls, log: Log, g: int, settings: SubscriptionSettings, topics: list[list[tuple[str, float]]]) -> _Measured:
@@ -93,7 +96,7 @@ class _Measured:
                         counts["suppressed" if a.outcome == "suppressed" else "duplicates"] += 1
                 if success:
                     counts["processed"] += 1
-                    measured.firsts.append((scheduled, at(success.taken), at(success.ended)))
+                    measured.firsts.append((scheduled, at(success.taken), at(success.ended), success.delivery))
                 if dead_at <= end:
                     counts["dead_lettered"] += 1
                 timeout = settings.ack_timeout if settings.ack else None
@@ -117,7 +120,7 @@ def _metrics(log: Log, parts: list[_Measured], published: int) -> dict[str, floa
     s = log.scenario
     end, warmup = s.duration, s.warmup
     counts = sum((p.counts for p in parts), Counter())
-    firsts = np.array([f for p in parts for f in p.firsts], dtype=float).reshape(-1, 3)
+    firsts = np.array([f for p in parts for f in p.firsts], dtype=float).reshape(-1, 4)
     entered = np.sort(np.array([t for p in parts for t in p.entered], dtype=float))
     left = np.sort(np.array([t for p in parts for t in p.left], dtype=float))
     consumers = sum(p.group_size for p in parts)
@@ -130,7 +133,8 @@ def _metrics(log: Log, parts: list[_Measured], published: int) -> dict[str, floa
         "dropped": 0,
         "backlog_final": counts["backlog_final"],
         "in_flight_final": counts["in_flight_final"],
-        **latency_metrics(firsts[:, 0], firsts[:, 1], firsts[:, 2], warmup),
+        **latency_metrics(firsts[:, 0], firsts[:, 1], firsts[:, 2], firsts[:, 3].astype(np.int32), warmup),
+        "latency_p99_peak": _peak(log, firsts, entered, left, parts),
         **backlog_metrics(entered, left, warmup, end),
         "throughput": throughput(firsts[:, 2], warmup, end),
         "utilization": utilization,
@@ -190,3 +194,13 @@ def _utilization(log: Log, subscriptions: set[int], consumers: int) -> tuple[flo
         busy[who] = busy.get(who, 0.0) + max(0.0, stop - start)
     window = s.duration - s.warmup
     return sum(busy.values()) / (consumers * window), max(busy.values(), default=0.0) / window
+
+
+def _peak(log: Log, firsts: np.ndarray, entered: np.ndarray, left: np.ndarray, parts: list[_Measured]) -> float:
+    """The largest windowed p99 (`pubsub.windows`), as the simulator reports it; NaN without windows."""
+    window = width(log.scenario)
+    if window is None:
+        return math.nan
+    sizes = [[(0.0, p.group_size)] for p in parts]  # groups on the broker are fixed
+    s = log.scenario
+    return peak_p99(window_metrics(firsts[:, 0], firsts[:, 2], entered, left, sizes, s.warmup, s.duration, window))

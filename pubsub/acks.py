@@ -64,7 +64,7 @@ class Acknowledgments:
             if ok:
                 if copy.mailbox is not None:
                     copy.mailbox.remove(now, copy)
-                subscription.processed(now, copy, started)
+                subscription.processed(now, copy, started, delivery)
             elif copy.doomed:
                 if copy.running == 0:
                     subscription.dead_letter(now, copy)

@@ -78,12 +78,14 @@ class Subscription:
 
 @dataclass
 class Log:
-    """Every first success in the order they happened (publish, start, end, subscription), and the run's counts."""
+    """Every first success in the order they happened (publish, start, end, subscription, the delivery it was on),
+    and the run's counts."""
 
     published_at: np.ndarray
     started_at: np.ndarray
     finished_at: np.ndarray
     owner: np.ndarray
+    delivery: np.ndarray
     totals: dict[str, int] = field(default_factory=dict)
 
     def counts(self) -> dict[str, int]:
@@ -225,7 +227,7 @@ def run(scenario: Scenario):
         retries = [2 * n for n in retries]
     (messages, delivered, processed, redelivered, duplicates, suppressed, dropped, dead_lettered, in_flight, length,
      busy, busy_since, busy_time, success_published, success_started, success_finished, success_owner,
-     entered_box, entered_at, left_box, left_at, _) = out  # fmt: skip
+     success_delivery, entered_box, entered_at, left_box, left_at, _) = out  # fmt: skip
 
     entered_sorted, left_sorted = np.argsort(entered_box, kind="stable"), np.argsort(left_box, kind="stable")
     entered_split = np.searchsorted(entered_box[entered_sorted], np.arange(sum(boxes) + 1))
@@ -261,5 +263,5 @@ def run(scenario: Scenario):
         consumers.extend(group)
     totals = {name: sum(s.recorder.values[name] for s in subscriptions) for name in subscriptions[0].recorder.values}
     totals["published"] = int(messages.sum())
-    log = Log(success_published, success_started, success_finished, success_owner, totals)
+    log = Log(success_published, success_started, success_finished, success_owner, success_delivery, totals)
     return log, subscriptions, consumers

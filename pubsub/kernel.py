@@ -298,6 +298,7 @@ def run(
     success_started = np.empty(copies, np.float64)
     success_finished = np.empty(copies, np.float64)
     success_owner = np.empty(copies, np.int64)
+    success_delivery = np.empty(copies, np.int32)
     successes = 0
     next_member = np.zeros(subscriptions, np.int64)  # round-robin's turn
 
@@ -523,6 +524,7 @@ def run(
                         success_started[successes] = start
                         success_finished[successes] = now
                         success_owner[successes] = s
+                        success_delivery[successes] = batch_delivery[c, j]
                         successes += 1
                 if back >= 0:
                     continue
@@ -622,6 +624,7 @@ def run(
         success_started[:successes],
         success_finished[:successes],
         success_owner[:successes],
+        success_delivery[:successes],
         entered_box[:entered],
         entered_at[:entered],
         left_box[:left],

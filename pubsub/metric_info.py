@@ -46,6 +46,21 @@ METRIC_INFO: dict[str, MetricInfo] = {
         for name, q in QUANTILES.items()
     },
     "latency_max": MetricInfo("float", "s", f"largest such latency, {_AFTER_WARMUP}"),
+    "latency_p99_first": MetricInfo(
+        "float", "s", f"0.99 quantile of latency of the copies that succeeded on their first delivery, {_AFTER_WARMUP}"
+    ),
+    "latency_p99_redelivered": MetricInfo(
+        "float", "s", f"0.99 quantile of latency of the copies that succeeded on a later delivery, {_AFTER_WARMUP}"
+    ),
+    "latency_p99_peak": MetricInfo(
+        "float",
+        "s",
+        "largest p99 latency of a window (`result.windows`) among those with 100 copies or more published in it;"
+        " NaN without windows",
+    ),
+    "redelivered_share": MetricInfo(
+        "float", "fraction", f"share of first successes that came on a later delivery, {_AFTER_WARMUP}"
+    ),
     "wait_mean": MetricInfo(
         "float", "s", f"mean time from publish to the start of the successful attempt, {_AFTER_WARMUP}"
     ),

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 
 from .metric_info import METRICS, QUANTILES, WALL_CLOCK_METRICS
+from .windows import peak_p99, window_metrics
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -22,13 +23,16 @@ if TYPE_CHECKING:
 # `Subscription`, `Mailbox`, `Consumer`) have these attributes, and the compiled engine's logs have the same.
 # Logged times are anything `np.frombuffer` reads as float64 (an `array("d")`, a numpy array).
 
+Log = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]  # first successes: publish, start, end, delivery
+
 
 class Counted(Protocol):
     def counts(self) -> dict[str, int]: ...
 
 
 class RunLog(Counted, Protocol):
-    """Every first success, in the order they happened: publish, start of the attempt, end, its subscription."""
+    """Every first success, in the order they happened: publish, start of the attempt, end, its subscription, and
+    the delivery (1 for the first) the successful attempt was on."""
 
     @property
     def published_at(self) -> Any: ...
@@ -38,6 +42,8 @@ class RunLog(Counted, Protocol):
     def finished_at(self) -> Any: ...
     @property
     def owner(self) -> Any: ...
+    @property
+    def delivery(self) -> Any: ...
 
 
 class MailboxLog(Sized, Protocol):
@@ -90,13 +96,34 @@ def summarize(
     outages: Sequence[Outage] = (),
     scalers: Sequence[Scaler] = (),
     rebalancers: Sequence[Rebalancer] = (),
+    window: float | None = None,
 ) -> dict[str, float]:
-    """Every metric but the wall-clock ones, over the whole run that ended at `duration`."""
+    """Every metric but the wall-clock ones, over the whole run that ended at `duration` (the peak p99 over
+    windows of width `window`: NaN without)."""
+    counts = recorder.counts()
+    return _measure(
+        counts, success_log(recorder), subscriptions, consumers, warmup, duration, outages, scalers, rebalancers, window
+    )
+
+
+def success_log(recorder: RunLog) -> Log:
+    """The run's first successes as arrays: publish, start and end times, and the delivery each was on."""
     published, started, finished = (np.frombuffer(a) for a in (recorder.published_at, recorder.started_at,
                                                                 recorder.finished_at))  # fmt: skip
-    log = (published, started, finished)
-    counts = recorder.counts()
-    return _measure(counts, log, subscriptions, consumers, warmup, duration, outages, scalers, rebalancers)
+    return published, started, finished, np.frombuffer(recorder.delivery, dtype=np.int32)
+
+
+def over_time(
+    log: Log, subscriptions: Sequence[SubscriptionLog], warmup: float, duration: float, window: float | None
+) -> pd.DataFrame | None:
+    """Metrics over time (`pubsub.windows`) of these subscriptions' copies, queues and groups; None without a
+    window."""
+    if window is None:
+        return None
+    published, _, finished, _ = log
+    mailboxes = [m for s in subscriptions for m in s.mailboxes]
+    sizes = [s.sizes for s in subscriptions]
+    return window_metrics(published, finished, *sorted_times(mailboxes), sizes, warmup, duration, window)
 
 
 def by_subscription(
@@ -106,15 +133,16 @@ def by_subscription(
     duration: float,
     outages: Sequence[Outage] = (),
     scalers: Sequence[Scaler] = (),
+    window: float | None = None,
 ) -> list[dict[str, float]]:
     """The same metrics for each subscription alone, in the order of `subscriptions` (which is the recorder's):
     its copies, its mailboxes and its consumers; `published` counts the copies offered to it."""
-    arrays = [np.frombuffer(a) for a in (recorder.published_at, recorder.started_at, recorder.finished_at)]
+    arrays = success_log(recorder)
     owner = np.frombuffer(recorder.owner, dtype=np.int_)
     rows = []
     for index, subscription in enumerate(subscriptions):
         mine = owner == index
-        log = (arrays[0][mine], arrays[1][mine], arrays[2][mine])
+        log = (arrays[0][mine], arrays[1][mine], arrays[2][mine], arrays[3][mine])
         rows.append(
             _measure(
                 subscription.recorder.counts(),
@@ -126,6 +154,7 @@ def by_subscription(
                 [o for o in outages if o.subscription is subscription],
                 [s for s in scalers if s.subscription is subscription],
                 [subscription.rebalancer] if subscription.rebalancer is not None else [],
+                window,
             )
         )
     return rows
@@ -143,7 +172,7 @@ def subscription_frame(names: Sequence[str], rows: Sequence[dict[str, float]]) -
 
 def _measure(
     counts: dict[str, int],
-    log: tuple[np.ndarray, np.ndarray, np.ndarray],
+    log: Log,
     subscriptions: Sequence[SubscriptionLog],
     consumers: Sequence[ConsumerLog],
     warmup: float,
@@ -151,15 +180,17 @@ def _measure(
     outages: Sequence[Outage],
     scalers: Sequence[Scaler],
     rebalancers: Sequence[Rebalancer],
+    window: float | None,
 ) -> dict[str, float]:
     """The metrics of some subscriptions, their consumers and their first successes (`log`: publish, start and
-    end times)."""
-    published, started, finished = log
+    end times, and the delivery each succeeded on)."""
+    published, started, finished, delivery = log
     mailboxes = [m for s in subscriptions for m in s.mailboxes]
     metrics: dict[str, float] = dict(counts)
     metrics["backlog_final"] = sum(len(m) for m in mailboxes)
     metrics["in_flight_final"] = sum(len(s.in_flight) for s in subscriptions)
-    metrics.update(latency_metrics(published, started, finished, warmup))
+    metrics.update(latency_metrics(published, started, finished, delivery, warmup))
+    metrics["latency_p99_peak"] = peak_p99(over_time(log, subscriptions, warmup, duration, window))
     metrics.update(backlog_metrics(*sorted_times(mailboxes), warmup, duration))
     metrics["throughput"] = throughput(finished, warmup, duration)
     metrics.update(group_metrics(subscriptions, consumers, scalers, warmup, duration))
@@ -177,20 +208,35 @@ def drain_time(outages: Sequence[Outage], duration: float) -> float:
 
 
 def latency_metrics(
-    published: np.ndarray, started: np.ndarray, finished: np.ndarray, warmup: float
+    published: np.ndarray, started: np.ndarray, finished: np.ndarray, delivery: np.ndarray, warmup: float
 ) -> dict[str, float]:
-    """Latency and wait statistics of first successes, given each one's publish, attempt start and end times."""
+    """Latency and wait statistics of first successes, given each one's publish, attempt start and end times and
+    the delivery its successful attempt was on; p99 apart for copies served on their first delivery and on a
+    later one (a retry's wait sets the second, and the whole p99 once more than 1% of copies need one)."""
     keep = published >= warmup
     latency = finished[keep] - published[keep]
     wait = started[keep] - published[keep]
+    later = delivery[keep] > 1
+    nan = math.nan
     if latency.size == 0:
-        nan = math.nan
-        return {"latency_mean": nan, **dict.fromkeys(QUANTILES, nan), "latency_max": nan, "wait_mean": nan}
+        return {
+            "latency_mean": nan,
+            **dict.fromkeys(QUANTILES, nan),
+            "latency_max": nan,
+            "latency_p99_first": nan,
+            "latency_p99_redelivered": nan,
+            "redelivered_share": nan,
+            "wait_mean": nan,
+        }
     quantiles = np.quantile(latency, list(QUANTILES.values()))
+    first, again = latency[~later], latency[later]
     return {
         "latency_mean": float(latency.mean()),
         **{name: float(q) for name, q in zip(QUANTILES, quantiles)},
         "latency_max": float(latency.max()),
+        "latency_p99_first": float(np.quantile(first, 0.99)) if first.size else nan,
+        "latency_p99_redelivered": float(np.quantile(again, 0.99)) if again.size else nan,
+        "redelivered_share": again.size / latency.size,
         "wait_mean": float(wait.mean()),
     }
 

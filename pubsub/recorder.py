@@ -44,13 +44,14 @@ class Tally:
         messages = self._log.messages
         return sum(messages[topic] for topic in self._topics)
 
-    def first_success(self, published_at: float, started_at: float, finished_at: float) -> None:
+    def first_success(self, published_at: float, started_at: float, finished_at: float, delivery: int) -> None:
         self.processed += 1
         log = self._log
         log.published_at.append(published_at)
         log.started_at.append(started_at)
         log.finished_at.append(finished_at)
         log.owner.append(self._index)
+        log.delivery.append(delivery)
 
     def counts(self) -> dict[str, int]:
         return {name: getattr(self, name) for name in COUNTS}
@@ -58,8 +59,8 @@ class Tally:
 
 class Recorder:
     """A run's messages published, the counters of each subscription (`tally`), and one row per copy's first
-    success in the order they happened: publish, start of the successful attempt, completion, and which
-    subscription's copy it was.
+    success in the order they happened: publish, start of the successful attempt, completion, which
+    subscription's copy it was, and which of its deliveries the attempt was on.
 
     The rows are reduced to latency and throughput once, at the end of the run;
     a count read here is the run's total (messages published, and every
@@ -73,6 +74,7 @@ class Recorder:
         self.started_at = array("d")
         self.finished_at = array("d")
         self.owner = array("l")  # the index of the subscription whose copy succeeded
+        self.delivery = array("i")  # 1: on its first delivery
 
     @property
     def published(self) -> int:

@@ -236,7 +236,7 @@ class NamedSubscription(SubscriptionSettings):
 
 TOPIC_FIELDS = tuple(TopicSettings.model_fields)
 SUBSCRIPTION_FIELDS = tuple(SubscriptionSettings.model_fields)
-RUN_FIELDS = ("duration", "warmup", "seed", "sample_interval")
+RUN_FIELDS = ("duration", "warmup", "seed", "sample_interval", "window")
 
 _COUNT = TypeAdapter(Annotated[int, Field(ge=1)])
 _NAMED_TOPICS = TypeAdapter(dict[PartName, TopicSettings])
@@ -265,6 +265,11 @@ class Scenario(SubscriptionSettings, TopicSettings, Shape):
     warmup: float = Field(100.0, ge=0, description="seconds excluded from statistics")
     seed: int = Field(0, ge=0)
     sample_interval: float | None = Field(None, gt=0, description="backlog sampling, s; None = duration/200")
+    window: float | None = Field(
+        None,
+        gt=0,
+        description="metrics over time: window width, s; None = a 24th of the measured time if the load varies",
+    )
 
     @field_validator("topics", mode="wrap")
     @classmethod

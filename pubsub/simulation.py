@@ -16,7 +16,7 @@ from .consumer import Consumer
 from .crashes import Crasher
 from .engines import Engine, choose
 from .metric_info import METRICS
-from .metrics import backlog_series, by_subscription, subscription_frame, summarize
+from .metrics import backlog_series, by_subscription, over_time, subscription_frame, success_log, summarize
 from .outage import Outage
 from .publisher import Publisher
 from .rebalance import Rebalancer
@@ -26,6 +26,7 @@ from .scenario import Scenario
 from .subscription import Subscription
 from .topology import SubscriptionPart, Topology
 from .trace import Trace
+from .windows import width as window_width
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -47,12 +48,14 @@ class Model:
 class Result:
     """A run's outcome: `summary` is one flat dict of scalars (the fields, then the metrics of the whole run),
     `backlog` the sampled depths, `by_subscription` the metrics of each subscription alone (a row per
-    subscription, indexed by its name), `engine` the engine that ran it."""
+    subscription, indexed by its name), `engine` the engine that ran it, `windows` the metrics over time (a row
+    per window, `pubsub.windows`; None for a steady load without a `window`)."""
 
     summary: dict
     backlog: pd.DataFrame
     by_subscription: pd.DataFrame
     engine: str = "asimpy"  # the engine that ran it
+    windows: pd.DataFrame | None = None
 
 
 def build(env: Environment, scenario: Scenario, trace: Trace | None = None) -> Model:
@@ -177,7 +180,7 @@ def simulate(scenario: Scenario, trace: Trace | None = None, engine: Engine = "a
     if ran == "compiled":
         from . import compiled  # here: numba loads only when the compiled engine runs
 
-        metrics, parts, backlog, names = _measured(scenario, *compiled.run(scenario))
+        metrics, parts, backlog, names, windows = _measured(scenario, *compiled.run(scenario))
     else:
         env = Environment()
         model = build(env, scenario, trace)
@@ -187,7 +190,7 @@ def simulate(scenario: Scenario, trace: Trace | None = None, engine: Engine = "a
             if part.settings.outage_duration > 0
         ]
         env.run(until=scenario.duration)
-        metrics, parts, backlog, names = _measured(
+        metrics, parts, backlog, names, windows = _measured(
             scenario, model.recorder, model.subscriptions, model.consumers, outages, model.scalers, model.rebalancers
         )
     wall = time.perf_counter() - started
@@ -195,17 +198,18 @@ def simulate(scenario: Scenario, trace: Trace | None = None, engine: Engine = "a
     metrics["sim_rate"] = metrics["delivered"] / wall  # (building a topology alone takes far above a clock tick)
     # The registry's order, and a KeyError here if a metric were never computed.
     summary = {**scenario.summary_fields(), **{name: metrics[name] for name in METRICS}}
-    return Result(summary, backlog, subscription_frame(names, parts), ran)
+    return Result(summary, backlog, subscription_frame(names, parts), ran, windows)
 
 
 def _measured(scenario: Scenario, log, subscriptions, consumers, outages=(), scalers=(), rebalancers=()):
     """What either engine's run left, reduced: (metrics of the whole run, of each subscription, the backlog
-    series, the subscriptions' names)."""
-    warmup, duration = scenario.warmup, scenario.duration
-    metrics = summarize(log, subscriptions, consumers, warmup, duration, outages, scalers, rebalancers)
+    series, the subscriptions' names, the metrics over time)."""
+    warmup, duration, window = scenario.warmup, scenario.duration, window_width(scenario)
+    metrics = summarize(log, subscriptions, consumers, warmup, duration, outages, scalers, rebalancers, window)
     if len(subscriptions) == 1:  # the whole run is its one subscription's: no second pass (tested)
         parts = [dict(metrics)]
     else:
-        parts = by_subscription(log, subscriptions, warmup, duration, outages, scalers)
+        parts = by_subscription(log, subscriptions, warmup, duration, outages, scalers, window)
     backlog = backlog_series(subscriptions, scenario.backlog_interval, duration)
-    return metrics, parts, backlog, [s.name for s in subscriptions]
+    windows = over_time(success_log(log), subscriptions, warmup, duration, window)
+    return metrics, parts, backlog, [s.name for s in subscriptions], windows

@@ -187,14 +187,15 @@ class Subscription:
         """An attempt on `copy`'s `delivery`-th delivery that began at `started` ended at `now`, well or not."""
         if self.acks is None:
             copy.running -= 1
-            self.processed(now, copy, started)
+            self.processed(now, copy, started, delivery)
         else:
             self.acks.finished(now, self, copy, started, ok, delivery)
 
-    def processed(self, now: float, copy: Copy, started: float) -> None:
+    def processed(self, now: float, copy: Copy, started: float, delivery: int) -> None:
+        """The attempt on `copy`'s `delivery`-th delivery that began at `started` succeeded first, at `now`."""
         copy.settled = "processed"
         self.in_flight.discard(copy)
-        self.recorder.first_success(copy.message.published_at, started, now)
+        self.recorder.first_success(copy.message.published_at, started, now, delivery)
 
     def redeliver(self, now: float, copy: Copy) -> None:
         """Put an unacknowledged copy back; it was admitted once, so capacity does not apply."""

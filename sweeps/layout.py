@@ -64,6 +64,11 @@ class Layout:
         return self.folder / "subscriptions.parquet"
 
     @property
+    def windows(self) -> Path:
+        """Each run's metrics over time: one row per cell × replication × window (runs with windows only)."""
+        return self.folder / "windows.parquet"
+
+    @property
     def cells(self) -> Path:
         return self.folder / "cells.csv"
 
@@ -151,5 +156,5 @@ class Layout:
 
     def files(self) -> list[Path]:
         """Every file of the folder but the parts and figures folders."""
-        return [self.runs, self.backlog, self.subscriptions, self.cells, self.search, self.failures, self.manifest,
-                self.spec, *self.derived()]  # fmt: skip
+        return [self.runs, self.backlog, self.subscriptions, self.windows, self.cells, self.search, self.failures,
+                self.manifest, self.spec, *self.derived()]  # fmt: skip

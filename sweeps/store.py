@@ -122,7 +122,7 @@ class ResultStore:
         import pandas as pd
         import pyarrow as pa
 
-        from .task import SUBSCRIPTIONS_KEY, SUMMARY_KEY, decode_part
+        from .task import SUBSCRIPTIONS_KEY, SUMMARY_KEY, WINDOWS_KEY, decode_part
 
         finished = sorted((r for r in runs if self.done(r)), key=lambda r: (r.cell.index, r.replication))
         tables = [decode_part(self._part(r)) for r in finished]
@@ -157,6 +157,7 @@ class ResultStore:
         self._consolidate_subscriptions(
             frame, varied, [json.loads(t.schema.metadata[SUBSCRIPTIONS_KEY]) for t in tables]
         )
+        self._consolidate_windows(frame, varied, [json.loads(t.schema.metadata[WINDOWS_KEY]) for t in tables])
         tables = [t.replace_schema_metadata(None) for t in tables]
         if tables:
             series = pa.concat_tables(tables).to_pandas()
@@ -182,3 +183,22 @@ class ResultStore:
         ]
         table = pd.DataFrame(rows, columns=columns).astype({"subscription": "string", **metrics})
         write_atomically(self.layout.subscriptions, lambda p: table.to_parquet(p, index=False))
+
+    def _consolidate_windows(self, frame: pd.DataFrame, varied: list[str], windows: list[list[dict]]) -> None:
+        """windows.parquet: each run's metrics over time, beside its cell, varied fields and seed; not written
+        when no run has windows."""
+        import pandas as pd
+
+        from pubsub.windows import COLUMNS
+
+        owners = ["cell", *varied, "replication", "seed"]
+        rows = [
+            {**owner, **record}
+            for owner, records in zip(frame[owners].to_dict(orient="records"), windows)
+            for record in records
+        ]
+        if not rows:
+            self.layout.windows.unlink(missing_ok=True)  # (left by an earlier run of the spec with windows)
+            return
+        table = pd.DataFrame(rows, columns=[*owners, *COLUMNS]).astype({"copies": "int64"})
+        write_atomically(self.layout.windows, lambda p: table.to_parquet(p, index=False))

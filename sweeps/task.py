@@ -26,7 +26,7 @@ def run_scenario(fields: dict[str, Any], engine: Engine = "auto") -> dict[str, A
         lines = traceback.format_exception(error)
         return {"error": f"{type(error).__name__}: {error}", "traceback": "".join(lines[-6:])}
     summary = {**result.summary, "engine": result.engine}
-    return {"part": encode_part(summary, result.backlog, result.by_subscription)}
+    return {"part": encode_part(summary, result.backlog, result.by_subscription, result.windows)}
 
 
 def run_batch(task, batch: list[dict[str, Any]], engine: Engine = "auto") -> list[dict[str, Any]]:
@@ -36,18 +36,30 @@ def run_batch(task, batch: list[dict[str, Any]], engine: Engine = "auto") -> lis
 
 SUMMARY_KEY = b"pubsub.summary"
 SUBSCRIPTIONS_KEY = b"pubsub.subscriptions"
+WINDOWS_KEY = b"pubsub.windows"
 
 
-def encode_part(summary: dict[str, Any], backlog: pd.DataFrame, by_subscription: pd.DataFrame) -> bytes:
-    """A run as one Arrow IPC file: its backlog series, with its summary and its metrics per subscription (a
-    record per subscription) as JSON in the schema's metadata.
+def encode_part(
+    summary: dict[str, Any],
+    backlog: pd.DataFrame,
+    by_subscription: pd.DataFrame,
+    windows: pd.DataFrame | None = None,
+) -> bytes:
+    """A run as one Arrow IPC file: its backlog series, with its summary, its metrics per subscription (a
+    record per subscription) and over time (a record per window, none without) as JSON in the schema's
+    metadata.
 
     Arrow IPC rather than Parquet because the driver reads every part back when it
     consolidates, and small IPC files read several times faster.
     """
     table = pa.Table.from_pandas(backlog, preserve_index=False)
     parts = by_subscription.reset_index().to_dict(orient="records")
-    metadata = {SUMMARY_KEY: json.dumps(summary).encode(), SUBSCRIPTIONS_KEY: json.dumps(parts).encode()}
+    over_time = [] if windows is None else windows.to_dict(orient="records")
+    metadata = {
+        SUMMARY_KEY: json.dumps(summary).encode(),
+        SUBSCRIPTIONS_KEY: json.dumps(parts).encode(),
+        WINDOWS_KEY: json.dumps(over_time).encode(),
+    }
     table = table.replace_schema_metadata(metadata)
     sink = pa.BufferOutputStream()
     with pa.ipc.new_file(sink, table.schema, options=pa.ipc.IpcWriteOptions(compression="zstd")) as writer:

@@ -229,7 +229,7 @@ def test_capacity_table_shows_capacity_csv_and_the_answer_follows_the_slo(mini_r
 
     table = table_of(page, "The answer per setting")
     columns = ["publish_rate", "dispatch", "failure_prob", "slo_p99", "answer", "latency_p99_mean",
-               "latency_p99_ci_high"]  # fmt: skip
+               "latency_p99_ci_high", "metric"]  # fmt: skip
     assert list(table.columns) == [c if c != "answer" else "smallest group meeting the target" for c in columns]
     assert table.values.tolist() == [[shown(v) for v in row] for row in capacity[columns].itertuples(index=False)]
 

@@ -175,18 +175,18 @@ def test_capacity_judges_each_setting_of_the_other_fields_in_order_and_a_high_en
     ).assign(service_time=0.5)
     answer = stats.capacity(summary, ["publish_rate", "max_deliveries", "group_size"])
     assert list(answer.columns) == ["publish_rate", "max_deliveries", "slo_p99", "answer", "latency_p99_mean",
-                                    "latency_p99_ci_high"]  # fmt: skip
+                                    "latency_p99_ci_high", "metric"]  # fmt: skip
     expected = [
-        (1.0, 3.0, 5.0, "unknown: group size 1 has no interval", math.nan, math.nan),
-        (1.0, math.nan, 5.0, "1", 3.5, 4.0),
-        (2.0, math.nan, 5.0, "4", 2.5, 3.0),
+        (1.0, 3.0, 5.0, "unknown: group size 1 has no interval", math.nan, math.nan, "latency_p99"),
+        (1.0, math.nan, 5.0, "1", 3.5, 4.0, "latency_p99"),
+        (2.0, math.nan, 5.0, "4", 2.5, 3.0, "latency_p99"),
     ]
     got = list(answer.itertuples(index=False, name=None))
     assert [tuple("nan" if v != v else v for v in row) for row in got] == [
         tuple("nan" if v != v else v for v in row) for row in expected
     ]
     one_setting = stats.capacity(summary[summary["publish_rate"] == 2.0], ["group_size"], slo_p99=60.0)
-    assert list(one_setting.itertuples(index=False, name=None)) == [(60.0, "1", 40.0, 50.0)]
+    assert list(one_setting.itertuples(index=False, name=None)) == [(60.0, "1", 40.0, 50.0, "latency_p99")]
     assert stats.capacity(summary, ["publish_rate"]).empty and stats.capacity(summary.iloc[0:0], ["group_size"]).empty
 
 

@@ -108,7 +108,12 @@ def topic_fields(draw, duration: float, rate: float, poison: bool) -> dict:
 
 
 def run_fields(draw, duration: float) -> dict:
-    return dict(duration=duration, warmup=draw(st.floats(0.0, duration * 0.5)), seed=draw(st.integers(0, 2**32)))
+    return dict(
+        duration=duration,
+        warmup=draw(st.floats(0.0, duration * 0.5)),
+        seed=draw(st.integers(0, 2**32)),
+        window=draw(st.none() | st.floats(duration * 0.02, duration)),
+    )
 
 
 def load(draw, fields: dict) -> float:

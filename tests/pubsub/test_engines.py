@@ -2,6 +2,7 @@
 
 import math
 
+import pandas as pd
 import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
@@ -73,6 +74,10 @@ def assert_same_run(scenario: Scenario) -> dict:
             got = compiled.by_subscription.loc[name, metric]
             assert _same(expected, got), (name, metric, expected, got)
     assert reference.backlog.equals(compiled.backlog)
+    if reference.windows is None:
+        assert compiled.windows is None
+    else:
+        pd.testing.assert_frame_equal(reference.windows, compiled.windows, rtol=1e-9)
     return reference.summary
 
 

@@ -41,9 +41,24 @@ def test_backlog_mean_and_max_match_a_fine_grid():
     assert metrics["backlog_mean"] == pytest.approx(np.mean([brute_force_depth(boxes, t) for t in grid]), rel=2e-3)
 
 
+FIRST = np.ones(8, np.int32)  # every copy served on its first delivery
+
+
+def test_p99_apart_for_copies_served_on_their_first_delivery_and_on_a_later_one():
+    published = np.arange(10.0)
+    latency = np.array([9.0, 1.0, 2.0, 30.0, 3.0, 31.0, 4.0, 5.0, 6.0, 7.0])
+    delivery = np.array([3, 1, 1, 2, 1, 3, 1, 1, 1, 1], np.int32)  # the first copy's is before warm-up
+    metrics = latency_metrics(published, published, published + latency, delivery, warmup=1.0)
+    assert metrics["latency_p99_first"] == pytest.approx(np.quantile([1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0], 0.99))
+    assert metrics["latency_p99_redelivered"] == pytest.approx(np.quantile([30.0, 31.0], 0.99))
+    assert metrics["redelivered_share"] == pytest.approx(2 / 9)
+    alone = latency_metrics(published[:3], published[:3], published[:3] + 1.0, FIRST[:3], warmup=0.0)
+    assert math.isnan(alone["latency_p99_redelivered"]) and alone["redelivered_share"] == 0.0
+
+
 def test_latency_quantiles_are_numpys_over_post_warmup_copies():
     published, done = np.array([1.0, 5.0, 6.0, 7.0]), np.array([2.0, 9.0, 6.5, 8.0])
-    metrics = latency_metrics(published, published, done, warmup=4.0)
+    metrics = latency_metrics(published, published, done, FIRST[:4], warmup=4.0)
     latencies = np.array([4.0, 0.5, 1.0])
     assert metrics["latency_mean"] == pytest.approx(latencies.mean())
     assert metrics["latency_p99"] == pytest.approx(np.quantile(latencies, 0.99))
@@ -52,14 +67,14 @@ def test_latency_quantiles_are_numpys_over_post_warmup_copies():
 
 def test_latency_statistics_are_nan_when_no_copy_was_published_after_warmup():
     published = np.array([1.0, 2.0])
-    metrics = latency_metrics(published, published, published + 1.0, warmup=3.0)
-    assert len(metrics) == 7 and all(isinstance(v, float) and math.isnan(v) for v in metrics.values())
+    metrics = latency_metrics(published, published, published + 1.0, FIRST[:2], warmup=3.0)
+    assert len(metrics) == 10 and all(isinstance(v, float) and math.isnan(v) for v in metrics.values())
 
 
 def test_a_copy_published_at_the_very_start_of_the_window_counts():
     """Fixed arrivals land on whole multiples of their gap, so one can be published exactly as the warm-up ends."""
     published = np.array([3.0, 4.0])
-    metrics = latency_metrics(published, published, published + 2.0, warmup=4.0)
+    metrics = latency_metrics(published, published, published + 2.0, FIRST[:2], warmup=4.0)
     assert (metrics["latency_mean"], metrics["latency_max"]) == (2.0, 2.0)
     # Likewise a fixed service can end exactly then: that success counts in the window's throughput.
     assert throughput(np.array([3.0, 4.0, 5.0]), warmup=4.0, duration=6.0) == 1.0
@@ -70,7 +85,7 @@ def test_latency_and_wait_keep_copies_published_after_warmup_not_those_finished_
     published = np.array([1.0, 2.0, 5.0, 6.0])
     started = np.array([8.0, 9.0, 10.0, 6.0])
     finished = np.array([9.0, 10.0, 12.0, 7.0])
-    metrics = latency_metrics(published, started, finished, warmup=4.0)
+    metrics = latency_metrics(published, started, finished, FIRST[:4], warmup=4.0)
     assert metrics["latency_mean"] == pytest.approx((7.0 + 1.0) / 2)
     assert metrics["wait_mean"] == pytest.approx((5.0 + 0.0) / 2)
     assert metrics["latency_max"] == 7.0
