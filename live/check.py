@@ -7,11 +7,11 @@ machine's speed moves the per-message cost by up to a factor of two within
 tens of seconds (0.5 to 1.0 ms under asyncio, measured every 2 s), more than
 one calibration is uncertain; so a case is calibrated before its first
 replication and after each, and each replication's twin runs with the median
-of the calibrations on either side of it and their neighbours (`around`). Near saturation the cases run with
-longer services, where the same drift moves latency less. The bounds apply to
-the mean over replications of the calibrated simulation against the real runs:
-of the whole run, or for a named topology of each subscription alone (its rows
-are `<case>/<subscription>`).
+of the calibrations on either side of it and their neighbours (`around`).
+Near saturation the cases run with longer services, where the same drift
+moves latency less. The bounds apply to the mean over replications of the
+calibrated simulation against the real runs: of the whole run, or for a named
+topology of each subscription alone (its rows are `<case>/<subscription>`).
 """
 
 from __future__ import annotations
