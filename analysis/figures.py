@@ -602,10 +602,11 @@ def scaling_over_time(costs: pd.DataFrame, backlog: pd.DataFrame, folder: Path) 
     return save(fig, folder, "scaling_over_time")
 
 
-def over_time(windows: pd.DataFrame, varied: list[str], folder: Path) -> Path | None:
-    """The load, p99 latency and group size window by window (`pubsub.windows`), a line per cell with its 95%
-    interval over replications: what a time-varying load does at its peak, which the whole run's p99 averages
-    away."""
+def over_time(windows: pd.DataFrame, labels: dict[int, str], folder: Path, of: int) -> Path | None:
+    """The load, p99 latency and group size window by window (`pubsub.windows`) for the cells in `labels` (cell ->
+    legend label; `of` cells in the sweep), a line per cell with its 95% interval over replications: what a
+    time-varying load does at its peak, which the whole run's p99 averages away."""
+    windows = windows[windows["cell"].isin(labels)] if not windows.empty else windows
     if windows.empty:
         return None
     hours = windows["end"].max() > 3 * 3600
@@ -617,27 +618,27 @@ def over_time(windows: pd.DataFrame, varied: list[str], folder: Path) -> Path | 
         ("group_size_mean", "consumers running\n(mean over the window)"),
     ]
     shown = _intervals(data, ["cell", "middle"], [metric for metric, _ in panels])
-    owners = data.drop_duplicates("cell").set_index("cell")
     fig, axes = plt.subplots(3, 1, figsize=(9.5, 8.0), sharex=True, layout="constrained",
                              gridspec_kw={"height_ratios": [1, 2, 1]})  # fmt: skip
-    palette = sns.color_palette("tab20" if shown["cell"].nunique() > 10 else "tab10", shown["cell"].nunique())
+    palette = sns.color_palette("tab10", len(labels))
     for color, (cell, line) in zip(palette, shown.groupby("cell")):
-        owner = owners.loc[cell]
-        label = ", ".join(f"{field.split('.')[-1]}={_value(owner[field])}" for field in varied) or "all"
         for ax, (metric, _) in zip(axes, panels):
-            ax.plot(line["middle"], line[f"{metric}_mean"], color=color, lw=1.4, label=label)
+            ax.plot(line["middle"], line[f"{metric}_mean"], color=color, lw=1.4, label=labels[cell])
             ax.fill_between(line["middle"], line[f"{metric}_ci_low"], line[f"{metric}_ci_high"], color=color,
                             alpha=0.15, lw=0)  # fmt: skip
     for ax, (_, ylabel) in zip(axes, panels):
         ax.set_ylabel(ylabel)
         ax.set_ylim(bottom=0)
     axes[-1].set_xlabel(f"simulated time, middle of the window ({unit})")
-    _legend_outside(fig, axes[0], "cell")
-    fig.suptitle("Over time: lines are means over replications, bands their 95% intervals", fontsize=12)
+    handles, names = axes[0].get_legend_handles_labels()
+    fig.legend(handles, names, loc="outside lower center", ncol=2 if len(names) > 3 else len(names), fontsize=9)
+    which = f"{len(labels)} of the {of} cells" if len(labels) < of else "every cell"
+    fig.suptitle(f"Over time, {which}: lines are means over replications, bands their 95% intervals", fontsize=12)
     return save(fig, folder, "over_time")
 
 
-def _value(value) -> str:
+def plain(value) -> str:
+    """A field's value for a legend: numbers in their shortest form."""
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 

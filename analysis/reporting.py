@@ -279,6 +279,41 @@ behind the fast ones.</p>
     return section, "".join(shown)
 
 
+OVER_TIME_CELLS = 6  # lines the figure over time can hold and stay readable
+
+
+def _over_time_cells(
+    summary: pd.DataFrame, varied: list[str], answer: pd.DataFrame, slo_p99: float | None, judged: str
+) -> dict[int, str]:
+    """The cells the figure over time draws, with their legend labels: every cell if few; else the policies on
+    the cost-p99 front (an autoscaling sweep), or each setting's answer and the size below it (a capacity
+    sweep), or the first cells."""
+    if "autoscale" in varied:
+        costs = stats.scaling_costs(summary, slo_p99, judged)
+        front = costs[costs["pareto"]] if len(costs) > OVER_TIME_CELLS else costs
+        return {int(r.cell): str(r.policy) for r in front.head(OVER_TIME_CELLS).itertuples()}
+    cells = summary
+    if len(summary) > OVER_TIME_CELLS and not answer.empty and "group_size" in varied:
+        others = [f for f in varied if f != "group_size"]
+        picked = []
+        for _, row in answer.iterrows():
+            if not str(row["answer"]).isdigit():
+                continue
+            same = summary
+            for field in others:
+                same = same[same[field] == row[field]]
+            sizes = sorted(same["group_size"].unique())
+            at = sizes.index(int(row["answer"]))
+            picked += list(same[same["group_size"].isin(sizes[max(0, at - 1) : at + 1])]["cell"])
+        cells = summary[summary["cell"].isin(picked)] if picked else summary
+    cells = cells.head(OVER_TIME_CELLS)
+    differing = [f for f in varied if cells[f].nunique() > 1] or varied
+    return {
+        int(row["cell"]): ", ".join(f"{f.split('.')[-1]} {figures.plain(row[f])}" for f in differing) or "every run"
+        for _, row in cells.iterrows()
+    }
+
+
 def _pairs_that_matter(comparisons: pd.DataFrame, summary: pd.DataFrame, varied: list[str]) -> pd.DataFrame:
     """p99 comparisons only, and between group sizes only from a group that keeps up with its load."""
     if comparisons.empty:
@@ -399,9 +434,12 @@ def build(results: Results, slo_p99: float | None = None) -> Path:
     drawn = figures.draw_all(runs, summary, results.backlog(), varied, layout.figures) if grid else {}
     real = _simulated_vs_real(results)
     scaling = _scaling_section(summary, results.backlog(), layout, slo_p99, judged) if "autoscale" in varied else ""
-    over_time = figures.over_time(results.windows(), varied, layout.figures)
-    if over_time is not None:
-        drawn["over_time"] = over_time
+    windows = results.windows()
+    if not windows.empty:
+        labels = _over_time_cells(summary, varied, answer, slo_p99, judged)
+        over_time = figures.over_time(windows, labels, layout.figures, of=len(summary))
+        if over_time is not None:
+            drawn["over_time"] = over_time
     per_subscription, subscription_cells = (
         _subscriptions_section(results, layout, slo_p99, source) if results.named else ("", "")
     )

@@ -61,3 +61,18 @@ def test_the_answer_is_judged_at_the_worst_window_and_says_so(day):
     assert answer == 6
     assert "judged by its worst window" in page and "the worst window&#x27;s p99 wholly below 8 s" in page
     assert (results.folder / "figures" / "over_time.png").stat().st_size > 20_000
+
+
+def test_a_crowded_sweep_draws_each_answer_and_the_size_below_it():
+    rows = [(rate, size) for rate in (1.0, 2.0) for size in (1, 2, 3, 4, 5, 6)]
+    summary = pd.DataFrame(
+        {"cell": range(len(rows)), "publish_rate": [r for r, _ in rows], "group_size": [s for _, s in rows]}
+    )
+    answer = pd.DataFrame({"publish_rate": [1.0, 2.0], "answer": ["2", "5"]})
+    labels = reporting._over_time_cells(summary, ["publish_rate", "group_size"], answer, None, "latency_p99")
+    assert labels == {
+        0: "publish_rate 1, group_size 1",
+        1: "publish_rate 1, group_size 2",
+        9: "publish_rate 2, group_size 4",
+        10: "publish_rate 2, group_size 5",
+    }
