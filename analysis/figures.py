@@ -621,9 +621,10 @@ def over_time(windows: pd.DataFrame, labels: dict[int, str], folder: Path, of: i
     fig, axes = plt.subplots(3, 1, figsize=(9.5, 8.0), sharex=True, layout="constrained",
                              gridspec_kw={"height_ratios": [1, 2, 1]})  # fmt: skip
     palette = sns.color_palette("tab10", len(labels))
-    for color, (cell, line) in zip(palette, shown.groupby("cell")):
+    for color, (cell, label) in zip(palette, labels.items()):
+        line = shown[shown["cell"] == cell]
         for ax, (metric, _) in zip(axes, panels):
-            ax.plot(line["middle"], line[f"{metric}_mean"], color=color, lw=1.4, label=labels[cell])
+            ax.plot(line["middle"], line[f"{metric}_mean"], color=color, lw=1.4, label=label)
             ax.fill_between(line["middle"], line[f"{metric}_ci_low"], line[f"{metric}_ci_high"], color=color,
                             alpha=0.15, lw=0)  # fmt: skip
     for ax, (_, ylabel) in zip(axes, panels):

@@ -291,7 +291,8 @@ def _over_time_cells(
     if "autoscale" in varied:
         costs = stats.scaling_costs(summary, slo_p99, judged)
         front = costs[costs["pareto"]] if len(costs) > OVER_TIME_CELLS else costs
-        return {int(r.cell): str(r.policy) for r in front.head(OVER_TIME_CELLS).itertuples()}
+        front = front.head(OVER_TIME_CELLS)
+        return dict(zip(front["cell"].astype(int), front["policy"].astype(str)))
     cells = summary
     if len(summary) > OVER_TIME_CELLS and not answer.empty and "group_size" in varied:
         others = [f for f in varied if f != "group_size"]

@@ -30,7 +30,6 @@ The simulator takes them as `delivery_delay`, `service_overhead` and
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Any
 
 import numpy as np
 from scipy.stats import trim_mean
@@ -100,17 +99,19 @@ class Calibration:
     def median(cls, found: list[Calibration]) -> Calibration:
         """Each cost's median over several calibrations (a costs not measured stays None)."""
         return cls(
-            delivery_delay=_median([c.delivery_delay for c in found]),
+            delivery_delay=float(np.median([c.delivery_delay for c in found])),
             service_overhead_ack=_median([c.service_overhead_ack for c in found]),
             service_overhead_noack=_median([c.service_overhead_noack for c in found]),
             redelivery_overhead=_median([c.redelivery_overhead for c in found]),
-            publish_to_receive=_median([c.publish_to_receive for c in found]),
+            publish_to_receive=float(np.median([c.publish_to_receive for c in found])),
             samples=sum(c.samples for c in found),
         )
 
 
-def _median(values: list[float | None]) -> Any:
-    return None if any(v is None for v in values) else float(np.median(values))  # type: ignore[arg-type]
+def _median(values: list[float | None]) -> float | None:
+    """The median of a cost measured in every calibration; None if some did not measure it."""
+    measured = [v for v in values if v is not None]
+    return float(np.median(measured)) if len(measured) == len(values) else None
 
 
 def _probe(ack: bool, duration: float, service: str = "exponential", service_time: float = 1.0) -> Scenario:

@@ -67,9 +67,8 @@ class _Measured:
     counts: Counter = field(default_factory=Counter)
     entered: list[float] = field(default_factory=list)
     left: list[float] = field(default_factory=list)
-    firsts: list[tuple[float, float, float, int]] = field(
-        default_factory=list
-    )  # published, started, finished, delivery
+    # published, started, finished, and the delivery it succeeded on
+    firsts: list[tuple[float, float, float, int]] = field(default_factory=list)
 
     @classmethod
     def of(cls, log: Log, g: int, settings: SubscriptionSettings, topics: list[list[tuple[str, float]]]) -> _Measured:

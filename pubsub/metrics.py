@@ -96,14 +96,13 @@ def summarize(
     outages: Sequence[Outage] = (),
     scalers: Sequence[Scaler] = (),
     rebalancers: Sequence[Rebalancer] = (),
-    window: float | None = None,
+    windows: pd.DataFrame | None = None,
 ) -> dict[str, float]:
-    """Every metric but the wall-clock ones, over the whole run that ended at `duration` (the peak p99 over
-    windows of width `window`: NaN without)."""
+    """Every metric but the wall-clock ones, over the whole run that ended at `duration` (the peak p99 from its
+    `windows`, `over_time`'s: NaN without)."""
     counts = recorder.counts()
-    return _measure(
-        counts, success_log(recorder), subscriptions, consumers, warmup, duration, outages, scalers, rebalancers, window
-    )
+    log = success_log(recorder)
+    return _measure(counts, log, subscriptions, consumers, warmup, duration, outages, scalers, rebalancers, windows)
 
 
 def success_log(recorder: RunLog) -> Log:
@@ -154,7 +153,7 @@ def by_subscription(
                 [o for o in outages if o.subscription is subscription],
                 [s for s in scalers if s.subscription is subscription],
                 [subscription.rebalancer] if subscription.rebalancer is not None else [],
-                window,
+                over_time(log, [subscription], warmup, duration, window),
             )
         )
     return rows
@@ -180,7 +179,7 @@ def _measure(
     outages: Sequence[Outage],
     scalers: Sequence[Scaler],
     rebalancers: Sequence[Rebalancer],
-    window: float | None,
+    windows: pd.DataFrame | None,
 ) -> dict[str, float]:
     """The metrics of some subscriptions, their consumers and their first successes (`log`: publish, start and
     end times, and the delivery each succeeded on)."""
@@ -190,7 +189,7 @@ def _measure(
     metrics["backlog_final"] = sum(len(m) for m in mailboxes)
     metrics["in_flight_final"] = sum(len(s.in_flight) for s in subscriptions)
     metrics.update(latency_metrics(published, started, finished, delivery, warmup))
-    metrics["latency_p99_peak"] = peak_p99(over_time(log, subscriptions, warmup, duration, window))
+    metrics["latency_p99_peak"] = peak_p99(windows)
     metrics.update(backlog_metrics(*sorted_times(mailboxes), warmup, duration))
     metrics["throughput"] = throughput(finished, warmup, duration)
     metrics.update(group_metrics(subscriptions, consumers, scalers, warmup, duration))

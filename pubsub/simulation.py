@@ -205,11 +205,11 @@ def _measured(scenario: Scenario, log, subscriptions, consumers, outages=(), sca
     """What either engine's run left, reduced: (metrics of the whole run, of each subscription, the backlog
     series, the subscriptions' names, the metrics over time)."""
     warmup, duration, window = scenario.warmup, scenario.duration, window_width(scenario)
-    metrics = summarize(log, subscriptions, consumers, warmup, duration, outages, scalers, rebalancers, window)
+    windows = over_time(success_log(log), subscriptions, warmup, duration, window)
+    metrics = summarize(log, subscriptions, consumers, warmup, duration, outages, scalers, rebalancers, windows)
     if len(subscriptions) == 1:  # the whole run is its one subscription's: no second pass (tested)
         parts = [dict(metrics)]
     else:
         parts = by_subscription(log, subscriptions, warmup, duration, outages, scalers, window)
     backlog = backlog_series(subscriptions, scenario.backlog_interval, duration)
-    windows = over_time(success_log(log), subscriptions, warmup, duration, window)
     return metrics, parts, backlog, [s.name for s in subscriptions], windows

@@ -176,11 +176,7 @@ class ResultStore:
         owners = ["cell", *varied, "replication", "seed"]
         metrics = {n: t for n, t in metric_dtypes().items() if n not in WALL_CLOCK_METRICS}
         columns = [*owners, "subscription", *metrics]
-        rows = [
-            {**owner, **record}
-            for owner, records in zip(frame[owners].to_dict(orient="records"), parts)
-            for record in records
-        ]
+        rows = _beside_their_runs(frame, owners, parts)
         table = pd.DataFrame(rows, columns=columns).astype({"subscription": "string", **metrics})
         write_atomically(self.layout.subscriptions, lambda p: table.to_parquet(p, index=False))
 
@@ -192,13 +188,16 @@ class ResultStore:
         from pubsub.windows import COLUMNS
 
         owners = ["cell", *varied, "replication", "seed"]
-        rows = [
-            {**owner, **record}
-            for owner, records in zip(frame[owners].to_dict(orient="records"), windows)
-            for record in records
-        ]
+        rows = _beside_their_runs(frame, owners, windows)
         if not rows:
             self.layout.windows.unlink(missing_ok=True)  # (left by an earlier run of the spec with windows)
             return
         table = pd.DataFrame(rows, columns=[*owners, *COLUMNS]).astype({"copies": "int64"})
         write_atomically(self.layout.windows, lambda p: table.to_parquet(p, index=False))
+
+
+def _beside_their_runs(frame: pd.DataFrame, owners: list[str], records: list[list[dict]]) -> list[dict]:
+    """Each run's records (one list per row of `frame`), each with its run's `owners` columns in front."""
+    return [
+        {**owner, **record} for owner, mine in zip(frame[owners].to_dict(orient="records"), records) for record in mine
+    ]
